@@ -1,0 +1,178 @@
+"""`etl`: the command line of the local stack (typer). Errors print one line and exit 1."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from etl.errors import ComponentFailed, EtlError
+from etl.settings import CAPTURED_TABLES, Settings, connection_env, load_settings
+
+app = typer.Typer(
+    help="Real-time CDC ETL: PostgreSQL -> Debezium -> Kafka -> Spark -> warehouse.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+JsonOption = typer.Option(False, "--json", help="Print one JSON object instead of text.")
+
+
+def handles_errors(func: F) -> F:
+    """Turn EtlError into one red line (plus a log tail for a failed component) and exit 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ComponentFailed as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            if exc.log_tail:
+                console.print(f"[dim]--- last lines of {exc.component}'s log ---[/dim]")
+                console.print(exc.log_tail, markup=False, highlight=False)
+            raise typer.Exit(1) from None
+        except EtlError as exc:
+            console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _report(component: str, message: str) -> None:
+    console.print(f"[cyan]{component:>13}[/cyan]  {message}", highlight=False)
+
+
+@app.command()
+@handles_errors
+def up() -> None:
+    """Start the local stack (idempotent): databases, Kafka, Connect, the Debezium connector."""
+    from infra.local.runner import up as run_up
+
+    settings = _settings()
+    with console.status("starting the local stack...", spinner="dots"):
+        result = run_up(settings, _report)
+    console.print(f"[green]stack healthy[/green] in {result['seconds']:.1f} s; `etl env` prints "
+                  "connection settings")
+
+
+@app.command()
+@handles_errors
+def down(
+    purge: bool = typer.Option(False, "--purge", help="Also delete data, logs and config."),
+) -> None:
+    """Stop every process of the local stack (reverse order)."""
+    from infra.local.runner import down as run_down
+
+    run_down(_settings(), purge=purge, report=_report)
+
+
+@app.command()
+@handles_errors
+def status(as_json: bool = JsonOption) -> None:
+    """Health of each component; exit code 0 only when all are healthy."""
+    from infra.local.runner import status as run_status
+
+    result = run_status(_settings())
+    if as_json:
+        out.print_json(json.dumps(result))
+    else:
+        table = Table("component", "state", "pid", "port", "restarts", "detail")
+        for c in result["components"]:
+            colour = "green" if c["state"] == "healthy" else "red"
+            table.add_row(c["name"], f"[{colour}]{c['state']}[/{colour}]", str(c.get("pid") or "-"),
+                          str(c.get("port") or "-"), str(c.get("restarts", "-")), c["detail"])
+        out.print(table)
+    raise typer.Exit(0 if result["healthy"] else 1)
+
+
+@app.command()
+@handles_errors
+def env(as_json: bool = JsonOption) -> None:
+    """Connection settings as KEY=VALUE lines: `set -a; eval "$(etl env)"; set +a` exports them."""
+    values = connection_env(_settings())
+    if as_json:
+        out.print_json(json.dumps(values))
+        return
+    for key, value in values.items():
+        sys.stdout.write(f"{key}={shlex.quote(value)}\n")
+
+
+@app.command()
+@handles_errors
+def jars() -> None:
+    """Resolve the JVM jars with Maven into ETL_HOME/lib (once; reused while the POM is unchanged)."""
+    from infra.local.jars import COMPONENT_DIRS, resolve_jars
+
+    settings = _settings()
+    for component in COMPONENT_DIRS:
+        with console.status(f"resolving {component} jars with Maven..."):
+            target = resolve_jars(settings, component)
+        _report(component, f"{len(list(target.glob('*.jar')))} jars in {target}")
+
+
+@app.command()
+@handles_errors
+def topics(as_json: bool = JsonOption) -> None:
+    """Messages held per CDC topic (tombstones included)."""
+    from etl.topics import message_counts
+
+    settings = _settings()
+    names = [settings.cdc_topic(t) for t in CAPTURED_TABLES]
+    counts = message_counts(settings, names)
+    if as_json:
+        out.print_json(json.dumps(counts))
+        return
+    for topic, count in counts.items():
+        out.print(f"{topic:<32} {'(missing)' if count is None else count:>10}")
+
+
+@app.command()
+@handles_errors
+def seed(
+    orders: int = typer.Option(1000, "--orders", min=1, help="Orders to create."),
+    seed_value: int = typer.Option(42, "--seed", help="Random seed: same seed, same data."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Write a realistic mix of shop changes into the source database."""
+    from etl.seed import SeedPlan, run_seed
+
+    settings = _settings()
+    plan = SeedPlan(orders=orders, seed=seed_value)
+    with console.status(f"seeding {orders} orders..."):
+        summary = run_seed(settings.source_dsn(), plan)
+    if as_json:
+        out.print_json(json.dumps(summary))
+    else:
+        _report("seed", ", ".join(f"{k}={v}" for k, v in summary.items()))
+
+
+@app.command()
+@handles_errors
+def demo(
+    orders: int = typer.Option(500, "--orders", min=1, help="Orders to seed."),
+    seed_value: int = typer.Option(42, "--seed", help="Random seed."),
+) -> None:
+    """`etl up`, `etl seed`, then how many change events reached each CDC topic."""
+    from etl.demo import run_demo
+
+    run_demo(_settings(), orders=orders, seed=seed_value, report=_report, out=out)
+
+
+def main() -> None:  # pragma: no cover - console-script shim
+    app()

@@ -1,0 +1,92 @@
+"""Real health probes: each asks the component to do its job once (a query, metadata, REST)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import psycopg
+from confluent_kafka.admin import AdminClient
+
+from etl.settings import Settings, maintenance_dsn
+
+
+@dataclass
+class Probe:
+    healthy: bool
+    detail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def probe_postgres(dsn: str, timeout_s: float = 2.0) -> Probe:
+    try:
+        with psycopg.connect(dsn, connect_timeout=max(1, int(timeout_s))) as conn:
+            version = conn.execute("SHOW server_version").fetchone()
+        return Probe(True, f"PostgreSQL {version[0] if version else '?'}")
+    except psycopg.Error as exc:
+        return Probe(False, str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
+
+
+def probe_kafka(bootstrap: str, timeout_s: float = 2.0) -> Probe:
+    admin = AdminClient(
+        {"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 2000, "log_level": 0}
+    )
+    try:
+        metadata = admin.list_topics(timeout=timeout_s)
+    except Exception as exc:  # KafkaException: not reachable yet
+        return Probe(False, str(exc))
+    if not metadata.brokers:
+        return Probe(False, "no brokers in metadata")
+    return Probe(True, f"{len(metadata.brokers)} broker(s), {len(metadata.topics)} topic(s)")
+
+
+def probe_connect(url: str, timeout_s: float = 2.0) -> Probe:
+    try:
+        root = httpx.get(url + "/", timeout=timeout_s)
+        plugins = httpx.get(url + "/connector-plugins", timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        return Probe(False, str(exc) or type(exc).__name__)
+    if root.status_code != 200 or plugins.status_code != 200:
+        return Probe(False, f"HTTP {root.status_code}/{plugins.status_code}")
+    classes = {p.get("class", "") for p in plugins.json()}
+    if "io.debezium.connector.postgresql.PostgresConnector" not in classes:
+        return Probe(False, "Debezium PostgresConnector not on the plugin path")
+    return Probe(True, f"Kafka Connect {root.json().get('version', '?')}")
+
+
+def probe_connector(settings: Settings, timeout_s: float = 2.0) -> Probe:
+    from etl.connector import ConnectClient
+
+    status = ConnectClient(settings.connect_url, timeout_s).status(settings.connector_name)
+    if status is None:
+        return Probe(False, "connector not registered", {"connector_state": None, "tasks": []})
+    tasks = [
+        {"id": t["id"], "state": t["state"], **({"trace": t["trace"]} if "trace" in t else {})}
+        for t in status.get("tasks", [])
+    ]
+    state = status["connector"]["state"]
+    healthy = state == "RUNNING" and bool(tasks) and all(t["state"] == "RUNNING" for t in tasks)
+    extra: dict[str, Any] = {"connector_state": state, "tasks": tasks}
+    if "trace" in status["connector"]:
+        extra["trace"] = status["connector"]["trace"]
+    detail = f"connector {state}, tasks " + ",".join(t["state"] for t in tasks) if tasks else state
+    return Probe(healthy, detail, extra)
+
+
+def probe_service(settings: Settings, name: str) -> Probe:
+    """The probe of a catalog service by name."""
+    try:
+        if name == "source-db":
+            return probe_postgres(maintenance_dsn(settings.source_dsn()))
+        if name == "warehouse-db":
+            return probe_postgres(maintenance_dsn(settings.warehouse_dsn()))
+        if name == "kafka":
+            return probe_kafka(settings.kafka_bootstrap)
+        if name == "connect":
+            return probe_connect(settings.connect_url)
+        if name == "connector":
+            return probe_connector(settings)
+    except httpx.HTTPError as exc:
+        return Probe(False, str(exc) or type(exc).__name__)
+    raise KeyError(name)

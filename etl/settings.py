@@ -1,0 +1,223 @@
+"""The one settings object every component's configuration is derived from.
+
+Values come from `ETL_*` environment variables (pydantic-settings). Ports default to offsets from
+one base port (`ETL_PORT_BASE`) so a second stack (the test suite's) moves every port by changing one
+number, and defaults stay off the well-known 5432/9092/8083. Anything derived (DSNs, topic names,
+bootstrap addresses) is a named function or property here, never written a second time elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The source tables captured by Debezium, in dependency order (parents first).
+CAPTURED_TABLES: tuple[str, ...] = ("customers", "products", "orders", "order_items")
+
+#: Offsets from ETL_PORT_BASE, one per listening service.
+PORT_OFFSETS: dict[str, int] = {
+    "source_db_port": 0,
+    "warehouse_db_port": 1,
+    "kafka_port": 2,
+    "kafka_controller_port": 3,
+    "connect_port": 4,
+    "dashboard_port": 5,
+}
+
+
+class Settings(BaseSettings):
+    """Everything a deployment can change. Read with `Settings()`; env prefix `ETL_`."""
+
+    model_config = SettingsConfigDict(env_prefix="ETL_", extra="ignore", frozen=True)
+
+    home: Path = Field(default=Path(".etl"), description="All local state: data, logs, jars.")
+    bind_host: str = Field(default="127.0.0.1", description="Every local service binds here.")
+    port_base: int = Field(default=15430, ge=1024, le=65000)
+    source_db_port: int | None = None
+    warehouse_db_port: int | None = None
+    kafka_port: int | None = None
+    kafka_controller_port: int | None = None
+    connect_port: int | None = None
+    dashboard_port: int | None = None
+
+    db_user: str = "etl"
+    db_password: SecretStr = SecretStr("etl")
+    source_db_name: str = "shop"
+    warehouse_db_name: str = "warehouse"
+    replication_user: str = "debezium"
+    replication_password: SecretStr = SecretStr("debezium")
+
+    topic_prefix: str = Field(default="cdc", pattern=r"^[A-Za-z0-9_.-]+$")
+    curated_topic_prefix: str = Field(default="curated", pattern=r"^[A-Za-z0-9_.-]+$")
+    dlq_topic_name: str = Field(default="etl.dlq", pattern=r"^[A-Za-z0-9_.-]+$")
+    topic_partitions: int = Field(default=3, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    min_insync_replicas: int = Field(default=1, ge=1)
+
+    connector_name: str = "shop-source"
+    slot_name: str = Field(default="etl_slot", pattern=r"^[a-z0-9_]+$")
+    publication_name: str = Field(default="etl_publication", pattern=r"^[a-z0-9_]+$")
+    heartbeat_interval_ms: int = Field(default=10_000, ge=0)
+    snapshot_mode: Literal["initial", "no_data", "always", "when_needed"] = "initial"
+
+    kafka_heap: str = "512m"
+    connect_heap: str = "768m"
+    startup_timeout_s: float = Field(default=120.0, gt=0)
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    @model_validator(mode="after")
+    def _derive_ports(self) -> Settings:
+        # frozen model: fill unset ports through object.__setattr__ once, at construction.
+        for name, offset in PORT_OFFSETS.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, self.port_base + offset)
+        ports = [getattr(self, name) for name in PORT_OFFSETS]
+        if len(set(ports)) != len(ports):
+            raise ValueError(f"ETL_*_PORT values must differ, got {ports}")
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError("ETL_MIN_INSYNC_REPLICAS must not exceed ETL_REPLICATION_FACTOR")
+        return self
+
+    # ---- ports, typed for callers (the validator guarantees they are set) ----
+    def port(self, name: str) -> int:
+        value = getattr(self, f"{name}_port")
+        assert isinstance(value, int)
+        return value
+
+    # ---- directories under ETL_HOME ----
+    @property
+    def lib_dir(self) -> Path:
+        return self.home / "lib"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.home / "conf"
+
+    # ---- connection strings ----
+    def source_dsn(self, *, host: str | None = None, port: int | None = None) -> str:
+        return postgres_dsn(
+            self.db_user,
+            self.db_password,
+            host or self.bind_host,
+            port or self.port("source_db"),
+            self.source_db_name,
+        )
+
+    def warehouse_dsn(self, *, host: str | None = None, port: int | None = None) -> str:
+        return postgres_dsn(
+            self.db_user,
+            self.db_password,
+            host or self.bind_host,
+            port or self.port("warehouse_db"),
+            self.warehouse_db_name,
+        )
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.bind_host}:{self.port('kafka')}"
+
+    @property
+    def connect_url(self) -> str:
+        return f"http://{self.bind_host}:{self.port('connect')}"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{self.bind_host}:{self.port('dashboard')}"
+
+    # ---- topics ----
+    def cdc_topic(self, table: str) -> str:
+        """The Debezium topic of a source table: `<prefix>.public.<table>`."""
+        return f"{self.topic_prefix}.public.{table}"
+
+    def curated_topic(self, table: str) -> str:
+        """The transform job's output topic of one entity (source table)."""
+        return f"{self.curated_topic_prefix}.{table}"
+
+    @property
+    def dlq_topic(self) -> str:
+        return self.dlq_topic_name
+
+    @property
+    def heartbeat_topic(self) -> str:
+        return f"__debezium-heartbeat.{self.topic_prefix}"
+
+    def connect_internal_topics(self) -> dict[str, str]:
+        """Kafka Connect's config/offset/status storage topics."""
+        return {
+            "config.storage.topic": f"_connect-{self.connector_name}-configs",
+            "offset.storage.topic": f"_connect-{self.connector_name}-offsets",
+            "status.storage.topic": f"_connect-{self.connector_name}-status",
+        }
+
+    def pipeline_topics(self) -> list[str]:
+        """Topics `etl up` creates itself (the CDC topics are created by Connect)."""
+        return [self.dlq_topic, *(self.curated_topic(t) for t in CAPTURED_TABLES)]
+
+
+def postgres_dsn(user: str, password: SecretStr, host: str, port: int, dbname: str) -> str:
+    """A libpq URI; the password is URL-quoted."""
+    from urllib.parse import quote
+
+    secret = quote(password.get_secret_value(), safe="")
+    return f"postgresql://{quote(user, safe='')}:{secret}@{host}:{port}/{dbname}"
+
+
+def maintenance_dsn(dsn: str) -> str:
+    """The same server's `postgres` database: there before ours is created, for probes/admin."""
+    return dsn.rsplit("/", 1)[0] + "/postgres"
+
+
+def connection_env(settings: Settings) -> dict[str, str]:
+    """The stable `ETL_*` connection variables `etl env` prints for shells and load tests."""
+    env = {
+        "ETL_HOME": str(settings.home),
+        "ETL_SOURCE_DSN": settings.source_dsn(),
+        "ETL_WAREHOUSE_DSN": settings.warehouse_dsn(),
+        "ETL_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "ETL_CONNECT_URL": settings.connect_url,
+        "ETL_DASHBOARD_URL": settings.dashboard_url,
+        "ETL_DLQ_TOPIC": settings.dlq_topic,
+    }
+    for table in CAPTURED_TABLES:
+        env[f"ETL_CDC_TOPIC_{table.upper()}"] = settings.cdc_topic(table)
+    for table in CAPTURED_TABLES:
+        env[f"ETL_CURATED_TOPIC_{table.upper()}"] = settings.curated_topic(table)
+    return env
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, with the pydantic error turned into one line per bad key."""
+    from pydantic import ValidationError
+
+    from etl.errors import EtlError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = "ETL_" + "_".join(str(p) for p in err["loc"]).upper() if err["loc"] else "ETL_*"
+            value = os.environ.get(key, "")
+            shown = f" (got {value!r})" if value else ""
+            problems.append(f"{key}{shown}: {err['msg']}")
+        raise EtlError("bad configuration: " + "; ".join(problems)) from None

@@ -1,0 +1,51 @@
+"""Source database set-up that depends on settings: the replication login and the publication.
+
+Migrations hold the static schema and grant Debezium's rights to the NOLOGIN role `cdc_reader`;
+here the login role named in settings gets REPLICATION (not superuser) and membership of
+`cdc_reader`, and the publication is made to cover exactly the catalog's tables. Both steps are
+idempotent: run on every `etl up`.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from etl.migrations import SQL_ROOT, apply_migrations
+from etl.settings import Settings
+from infra.catalog import publication_tables
+
+
+def ensure_replication_role(conn: psycopg.Connection, settings: Settings) -> None:
+    role = sql.Identifier(settings.replication_user)
+    password = sql.Literal(settings.replication_password.get_secret_value())
+    exists = conn.execute(
+        "SELECT 1 FROM pg_roles WHERE rolname = %s", (settings.replication_user,)
+    ).fetchone()
+    verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
+    conn.execute(
+        sql.SQL("{} ROLE {} WITH LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}")
+        .format(verb, role, password)
+    )
+    conn.execute(sql.SQL("GRANT cdc_reader TO {}").format(role))
+
+
+def ensure_publication(conn: psycopg.Connection, settings: Settings) -> None:
+    name = sql.Identifier(settings.publication_name)
+    tables = sql.SQL(", ").join(sql.Identifier("public", t) for t in publication_tables())
+    exists = conn.execute(
+        "SELECT 1 FROM pg_publication WHERE pubname = %s", (settings.publication_name,)
+    ).fetchone()
+    if exists:
+        conn.execute(sql.SQL("ALTER PUBLICATION {} SET TABLE {}").format(name, tables))
+    else:
+        conn.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(name, tables))
+
+
+def prepare_source(settings: Settings) -> list[str]:
+    """Migrate the source database and set up its CDC objects; return migrations applied now."""
+    applied = apply_migrations(settings.source_dsn(), SQL_ROOT / "source")
+    with psycopg.connect(settings.source_dsn(), autocommit=True) as conn, conn.transaction():
+        ensure_replication_role(conn, settings)
+        ensure_publication(conn, settings)
+    return [m.path.name for m in applied]

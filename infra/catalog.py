@@ -1,0 +1,211 @@
+"""Service catalog shared by both ways to run (local processes and the Pulumi containers).
+
+Each function turns the one `Settings` object into the configuration a service gets. The local
+runner writes these values into config files and command lines; the Pulumi program puts the very
+same values into container env and commands. Host names and ports of peers are parameters because
+they differ (127.0.0.1:15432 locally, `source-db:5432` on a Docker network); everything else is
+decided here once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from etl.settings import CAPTURED_TABLES, Settings
+
+ServiceKind = Literal["postgres", "kafka", "connect", "connector", "python"]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One component of the pipeline: its name, what kind of probe answers for it, its port."""
+
+    name: str
+    kind: ServiceKind
+    port_name: str | None
+    depends_on: tuple[str, ...] = ()
+    #: False for components that are not OS processes of their own (the connector runs in Connect).
+    process: bool = True
+
+    def port(self, settings: Settings) -> int | None:
+        return settings.port(self.port_name) if self.port_name else None
+
+
+#: Start order; stop order is the reverse. Later issues append the Spark job, loader, dashboard.
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("source-db", "postgres", "source_db"),
+    ServiceSpec("warehouse-db", "postgres", "warehouse_db"),
+    ServiceSpec("kafka", "kafka", "kafka"),
+    ServiceSpec("connect", "connect", "connect", depends_on=("kafka", "source-db")),
+    ServiceSpec("connector", "connector", None, depends_on=("connect",), process=False),
+)
+
+
+def service(name: str) -> ServiceSpec:
+    for spec in SERVICES:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def postgres_server_settings(settings: Settings, role: Literal["source", "warehouse"]) -> dict:
+    """GUCs for a cluster. The source needs `wal_level=logical` and room for Debezium's slot."""
+    common = {
+        "max_connections": "100",
+        "shared_buffers": "128MB",
+        "log_line_prefix": "%m [%p] %q%u@%d ",
+        "log_min_messages": "warning",
+        "log_connections": "off",
+    }
+    if role == "source":
+        return {
+            **common,
+            "wal_level": "logical",
+            "max_wal_senders": "10",
+            "max_replication_slots": "10",
+            # A slot must never fill the disk: cap what an inactive slot may hold back.
+            "max_slot_wal_keep_size": "4GB",
+            "wal_sender_timeout": "60s",
+        }
+    return {**common, "wal_level": "replica", "synchronous_commit": "on"}
+
+
+# --------------------------------------------------------------------------- Kafka
+
+
+def kafka_broker_properties(
+    settings: Settings,
+    *,
+    node_id: int = 1,
+    host: str | None = None,
+    port: int | None = None,
+    controller_port: int | None = None,
+    quorum_voters: str | None = None,
+    log_dirs: str = "/var/lib/kafka/data",
+) -> dict[str, str]:
+    """KRaft broker+controller properties (combined mode, one process per node)."""
+    host = host or settings.bind_host
+    port = port or settings.port("kafka")
+    controller_port = controller_port or settings.port("kafka_controller")
+    voters = quorum_voters or f"{node_id}@{host}:{controller_port}"
+    return {
+        "process.roles": "broker,controller",
+        "node.id": str(node_id),
+        "controller.quorum.voters": voters,
+        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": log_dirs,
+        "num.partitions": str(settings.topic_partitions),
+        "default.replication.factor": str(settings.replication_factor),
+        "min.insync.replicas": str(settings.min_insync_replicas),
+        "offsets.topic.replication.factor": str(settings.replication_factor),
+        "transaction.state.log.replication.factor": str(settings.replication_factor),
+        "transaction.state.log.min.isr": str(settings.min_insync_replicas),
+        "share.coordinator.state.topic.replication.factor": str(settings.replication_factor),
+        "share.coordinator.state.topic.min.isr": str(settings.min_insync_replicas),
+        # Topics are created on purpose (Connect for CDC topics, `etl up` for the others).
+        "auto.create.topics.enable": "false",
+        "group.initial.rebalance.delay.ms": "0",
+        "log.retention.hours": "168",
+    }
+
+
+# --------------------------------------------------------------------------- Kafka Connect
+
+
+def connect_worker_properties(
+    settings: Settings,
+    *,
+    bootstrap: str | None = None,
+    rest_host: str | None = None,
+    rest_port: int | None = None,
+    plugin_path: str = "/kafka/connect",
+) -> dict[str, str]:
+    """Distributed-mode worker properties; JSON converters without embedded schemas."""
+    rest_host = rest_host or settings.bind_host
+    rest_port = rest_port or settings.port("connect")
+    rf = str(settings.replication_factor)
+    return {
+        "bootstrap.servers": bootstrap or settings.kafka_bootstrap,
+        "group.id": f"{settings.connector_name}-connect",
+        **settings.connect_internal_topics(),
+        "config.storage.replication.factor": rf,
+        "offset.storage.replication.factor": rf,
+        "status.storage.replication.factor": rf,
+        "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "key.converter.schemas.enable": "false",
+        "value.converter.schemas.enable": "false",
+        # Commit source offsets every second: a restart replays at most ~1 s of changes.
+        "offset.flush.interval.ms": "1000",
+        "listeners": f"http://{rest_host}:{rest_port}",
+        "rest.advertised.host.name": rest_host,
+        "rest.advertised.port": str(rest_port),
+        "plugin.path": plugin_path,
+        "topic.creation.enable": "true",
+    }
+
+
+# --------------------------------------------------------------------------- Debezium
+
+
+def debezium_connector_config(
+    settings: Settings, *, db_host: str | None = None, db_port: int | None = None
+) -> dict[str, str]:
+    """The Debezium PostgreSQL connector config, as PUT to `/connectors/<name>/config`.
+
+    pgoutput with a named slot and a publication we create ourselves (the replication role may
+    not create one); heartbeats with an action query so an idle capture set does not pin WAL;
+    decimals as strings (exact, no schema needed to decode); tombstones after deletes so
+    compacted topics forget deleted keys.
+    """
+    tables = ",".join(f"public.{t}" for t in CAPTURED_TABLES)
+    return {
+        "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+        "tasks.max": "1",
+        "plugin.name": "pgoutput",
+        "database.hostname": db_host or settings.bind_host,
+        "database.port": str(db_port or settings.port("source_db")),
+        "database.user": settings.replication_user,
+        "database.password": settings.replication_password.get_secret_value(),
+        "database.dbname": settings.source_db_name,
+        "topic.prefix": settings.topic_prefix,
+        "slot.name": settings.slot_name,
+        "publication.name": settings.publication_name,
+        "publication.autocreate.mode": "disabled",
+        "table.include.list": tables,
+        "snapshot.mode": settings.snapshot_mode,
+        "decimal.handling.mode": "string",
+        "time.precision.mode": "adaptive_time_microseconds",
+        "tombstones.on.delete": "true",
+        "heartbeat.interval.ms": str(settings.heartbeat_interval_ms),
+        "heartbeat.action.query": (
+            "INSERT INTO public.debezium_heartbeat (id, beat_at) VALUES (1, now()) "
+            "ON CONFLICT (id) DO UPDATE SET beat_at = EXCLUDED.beat_at"
+        ),
+        "topic.creation.default.partitions": str(settings.topic_partitions),
+        "topic.creation.default.replication.factor": str(settings.replication_factor),
+        "topic.creation.default.cleanup.policy": "delete",
+        "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "key.converter.schemas.enable": "false",
+        "value.converter.schemas.enable": "false",
+        "provide.transaction.metadata": "false",
+        "errors.log.enable": "true",
+    }
+
+
+def publication_tables() -> tuple[str, ...]:
+    """Tables in the publication: the captured ones plus the heartbeat table.
+
+    The heartbeat table is published (so its writes reach the slot and advance it) but is not in
+    `table.include.list`, so no topic carries it.
+    """
+    return (*CAPTURED_TABLES, "debezium_heartbeat")

@@ -1,0 +1,68 @@
+"""Copy each JVM component's jars from Maven into `.etl/lib/<component>/`, once.
+
+The POM (`infra/jvm/pom.xml`) declares one profile per component. A directory is reused while the
+POM is unchanged (a stamp file holds the POM's hash), so nothing is downloaded at run time and a
+version bump in the POM re-resolves just by running `etl jars` or `etl up` again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+from etl.errors import PrerequisiteMissing
+from etl.settings import Settings
+from infra.local.prereqs import maven_binary
+
+POM = Path(__file__).resolve().parent.parent / "jvm" / "pom.xml"
+
+#: Maven profile -> directory under ETL_HOME/lib. Connect's plugin.path is lib/plugins, whose
+#: sub-directories are one plugin each (Connect gives each its own class loader).
+COMPONENT_DIRS: dict[str, str] = {
+    "kafka": "kafka",
+    "connect": "connect",
+    "debezium": "plugins/debezium-connector-postgres",
+    "spark": "spark",
+}
+_STAMP = ".pom-sha256"
+
+
+def component_dir(settings: Settings, component: str) -> Path:
+    return settings.lib_dir / COMPONENT_DIRS[component]
+
+
+def plugin_path(settings: Settings) -> Path:
+    return settings.lib_dir / "plugins"
+
+
+def _pom_hash() -> str:
+    return hashlib.sha256(POM.read_bytes()).hexdigest()
+
+
+def jars_current(settings: Settings, component: str) -> bool:
+    stamp = component_dir(settings, component) / _STAMP
+    return stamp.exists() and stamp.read_text().strip() == _pom_hash()
+
+
+def resolve_jars(settings: Settings, component: str) -> Path:
+    """Make `lib/<component>` hold the component's runtime jars; return the directory."""
+    target = component_dir(settings, component)
+    if jars_current(settings, component):
+        return target
+    staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    cmd = [
+        maven_binary(), "-B", "-q", "-f", str(POM), "-P", component,
+        "dependency:copy-dependencies", f"-DoutputDirectory={staging}",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+        raise PrerequisiteMissing(f"Maven could not resolve the {component} jars:\n{tail}")
+    (staging / _STAMP).write_text(_pom_hash())
+    shutil.rmtree(target, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging.rename(target)
+    return target

@@ -1,0 +1,246 @@
+"""How each catalog service runs as a local process: data dirs, config files, command lines.
+
+Values come from `infra.catalog` (shared with the Pulumi program); this module only decides local
+paths and writes files. Everything lives under ETL_HOME. One-time steps (initdb, Kafka storage
+format) are guarded by what they leave on disk, so `etl up` can call them every time.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from etl.errors import EtlError, PrerequisiteMissing
+from etl.settings import Settings
+from infra import catalog
+from infra.local.jars import component_dir, plugin_path
+from infra.local.prereqs import java_binary, postgres_bindir, running_as_root
+
+PG_SERVICE_USER = "postgres"  # Debian's account; initdb refuses to run as root
+
+
+@dataclass(frozen=True)
+class LocalProgram:
+    """What supervisord needs to run one service."""
+
+    name: str
+    command: list[str]
+    user: str | None = None
+    stop_signal: str = "TERM"
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write a config file only when its content differs, so unchanged configs keep mtimes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.read_text() == text:
+        return False
+    path.write_text(text)
+    return True
+
+
+def properties_text(props: dict[str, str]) -> str:
+    return "".join(f"{k}={v}\n" for k, v in props.items())
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+PgRole = Literal["source", "warehouse"]
+
+
+def pg_service_name(role: PgRole) -> str:
+    return f"{role}-db"
+
+
+def pg_data_dir(settings: Settings, role: PgRole) -> Path:
+    return settings.data_dir / pg_service_name(role)
+
+
+def _check_reachable_by(path: Path, user: str) -> None:
+    """Every parent of the data dir must be traversable by the postgres user."""
+    for parent in [path, *path.parents]:
+        if parent.exists() and not os.stat(parent).st_mode & 0o001:
+            raise EtlError(
+                f"ETL_HOME {path} is not reachable by the {user} user ({parent} lacks o+x): "
+                "chmod o+x it or set ETL_HOME elsewhere"
+            )
+
+
+def init_postgres_cluster(settings: Settings, role: PgRole) -> bool:
+    """initdb the cluster once (as the postgres user when we are root). True if created now."""
+    data = pg_data_dir(settings, role)
+    if (data / "PG_VERSION").exists():
+        return False
+    bindir = postgres_bindir()
+    data.mkdir(parents=True, exist_ok=True)
+    run_as: list[str] = []
+    with tempfile.NamedTemporaryFile("w", suffix=".pw", delete=False) as pwfile:
+        pwfile.write(settings.db_password.get_secret_value())
+    pw_path = Path(pwfile.name)
+    try:
+        if running_as_root():
+            _check_reachable_by(settings.data_dir, PG_SERVICE_USER)
+            shutil.chown(data, PG_SERVICE_USER, PG_SERVICE_USER)
+            shutil.chown(pw_path, PG_SERVICE_USER, PG_SERVICE_USER)
+            run_as = ["runuser", "-u", PG_SERVICE_USER, "--"]
+        cmd = [
+            *run_as, str(bindir / "initdb"), "-D", str(data), "-U", settings.db_user,
+            f"--pwfile={pw_path}", "--auth=scram-sha-256", "--encoding=UTF8",
+            "--locale=C.UTF-8", "--no-instructions",
+        ]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            shutil.rmtree(data, ignore_errors=True)
+            raise EtlError(f"initdb of {pg_service_name(role)} failed: {result.stderr.strip()}")
+    finally:
+        pw_path.unlink(missing_ok=True)
+    hba = (
+        "# written by etl: TCP on loopback only, passwords with SCRAM\n"
+        "host all all 127.0.0.1/32 scram-sha-256\n"
+        "host replication all 127.0.0.1/32 scram-sha-256\n"
+    )
+    (data / "pg_hba.conf").write_text(hba)
+    return True
+
+
+def postgres_program(settings: Settings, role: PgRole) -> LocalProgram:
+    gucs = catalog.postgres_server_settings(settings, role)
+    gucs |= {
+        "listen_addresses": settings.bind_host,
+        "port": str(settings.port(f"{role}_db")),
+        "unix_socket_directories": "",  # TCP only: no socket dir to own or clash on
+    }
+    command = [str(postgres_bindir() / "postgres"), "-D", str(pg_data_dir(settings, role))]
+    for key, value in gucs.items():
+        command += ["-c", f"{key}={value}"]
+    return LocalProgram(
+        name=pg_service_name(role),
+        command=command,
+        user=PG_SERVICE_USER if running_as_root() else None,
+        stop_signal="INT",  # postgres "fast" shutdown
+    )
+
+
+def remove_stale_postmaster_pid(settings: Settings, role: PgRole) -> str | None:
+    """A postmaster.pid whose process is gone blocks a restart on some crashes: clear it."""
+    pidfile = pg_data_dir(settings, role) / "postmaster.pid"
+    if not pidfile.exists():
+        return None
+    try:
+        pid = int(pidfile.read_text().splitlines()[0])
+    except (ValueError, IndexError):
+        pid = -1
+    if pid > 0 and Path(f"/proc/{pid}").exists():
+        return None
+    pidfile.unlink(missing_ok=True)
+    return f"removed stale pid file {pidfile} (pid {pid} is not running)"
+
+
+# --------------------------------------------------------------------------- JVM services
+
+
+def log4j2_config(component: str) -> str:
+    """JSON-lines console logging (log4j2 JsonTemplateLayout, ECS fields + `component`)."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Configuration status="WARN">
+  <Appenders>
+    <Console name="STDOUT" target="SYSTEM_OUT">
+      <JsonTemplateLayout eventTemplateUri="classpath:EcsLayout.json">
+        <EventTemplateAdditionalField key="component" value="{component}"/>
+      </JsonTemplateLayout>
+    </Console>
+  </Appenders>
+  <Loggers>
+    <Logger name="org.apache.kafka.clients" level="WARN"/>
+    <Logger name="org.reflections" level="ERROR"/>
+    <Logger name="org.eclipse.jetty" level="WARN"/>
+    <Root level="INFO"><AppenderRef ref="STDOUT"/></Root>
+  </Loggers>
+</Configuration>
+"""
+
+
+def _jvm_command(settings: Settings, component: str, heap: str, main: str, conf: Path) -> list[str]:
+    log_conf = settings.conf_dir / f"log4j2-{component}.xml"
+    write_if_changed(log_conf, log4j2_config(component))
+    return [
+        java_binary(), "-Xms128m", f"-Xmx{heap}", "-XX:+UseG1GC",
+        "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log_conf}",
+        "-cp", f"{component_dir(settings, component)}/*", main, str(conf),
+    ]
+
+
+def kafka_data_dir(settings: Settings) -> Path:
+    return settings.data_dir / "kafka"
+
+
+def kafka_config_path(settings: Settings) -> Path:
+    props = catalog.kafka_broker_properties(settings, log_dirs=str(kafka_data_dir(settings)))
+    path = settings.conf_dir / "kafka" / "server.properties"
+    write_if_changed(path, properties_text(props))
+    return path
+
+
+def format_kafka_storage(settings: Settings) -> bool:
+    """Format KRaft storage on first start (a cluster id kept under ETL_HOME). True if done now."""
+    if (kafka_data_dir(settings) / "meta.properties").exists():
+        return False
+    config = kafka_config_path(settings)
+    cluster_id_file = settings.data_dir / "kafka-cluster-id"
+    if not cluster_id_file.exists():
+        cluster_id_file.parent.mkdir(parents=True, exist_ok=True)
+        raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id_file.write_text(raw)
+    cmd = [
+        java_binary(), "-cp", f"{component_dir(settings, 'kafka')}/*",
+        f"-Dlog4j2.configurationFile={settings.conf_dir / 'log4j2-kafka.xml'}",
+        "kafka.tools.StorageTool", "format", "-t", cluster_id_file.read_text().strip(),
+        "-c", str(config), "--ignore-formatted",
+    ]
+    write_if_changed(settings.conf_dir / "log4j2-kafka.xml", log4j2_config("kafka"))
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise EtlError(f"formatting Kafka storage failed: {(result.stdout + result.stderr)[-800:]}")
+    return True
+
+
+def kafka_program(settings: Settings) -> LocalProgram:
+    cmd = _jvm_command(settings, "kafka", settings.kafka_heap, "kafka.Kafka",
+                       kafka_config_path(settings))
+    return LocalProgram(name="kafka", command=cmd)
+
+
+def connect_program(settings: Settings) -> LocalProgram:
+    props = catalog.connect_worker_properties(settings, plugin_path=str(plugin_path(settings)))
+    conf = settings.conf_dir / "connect" / "connect-distributed.properties"
+    write_if_changed(conf, properties_text(props))
+    cmd = _jvm_command(settings, "connect", settings.connect_heap,
+                       "org.apache.kafka.connect.cli.ConnectDistributed", conf)
+    return LocalProgram(name="connect", command=cmd)
+
+
+def check_jars_present(settings: Settings) -> None:
+    for component in ("kafka", "connect", "debezium"):
+        directory = component_dir(settings, component)
+        if not any(directory.glob("*.jar")):
+            raise PrerequisiteMissing(
+                f"jars for {component} missing in {directory}: run `etl jars` (needs Maven)"
+            )
+
+
+def local_programs(settings: Settings) -> list[LocalProgram]:
+    """Every process-backed catalog service as a local program, in start order."""
+    builders = {
+        "source-db": lambda: postgres_program(settings, "source"),
+        "warehouse-db": lambda: postgres_program(settings, "warehouse"),
+        "kafka": lambda: kafka_program(settings),
+        "connect": lambda: connect_program(settings),
+    }
+    return [builders[spec.name]() for spec in catalog.SERVICES if spec.process]
