@@ -32,9 +32,14 @@ PORT_OFFSETS: dict[str, int] = {
 class Settings(BaseSettings):
     """Everything a deployment can change. Read with `Settings()`; env prefix `ETL_`."""
 
-    model_config = SettingsConfigDict(env_prefix="ETL_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="ETL_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     home: Path = Field(default=Path(".etl"), description="All local state: data, logs, jars.")
+    lib_dir_override: Path | None = Field(
+        default=None, alias="ETL_LIB_DIR", description="Share one jar cache between stacks."
+    )
     bind_host: str = Field(default="127.0.0.1", description="Every local service binds here.")
     port_base: int = Field(default=15430, ge=1024, le=65000)
     source_db_port: int | None = None
@@ -64,14 +69,23 @@ class Settings(BaseSettings):
     heartbeat_interval_ms: int = Field(default=10_000, ge=0)
     snapshot_mode: Literal["initial", "no_data", "always", "when_needed"] = "initial"
 
+    transform_trigger: str = Field(
+        default="500 milliseconds", description="Spark micro-batch trigger interval."
+    )
+    transform_max_offsets_per_trigger: int | None = Field(default=None, ge=1)
+    spark_driver_memory: str = "1g"
+    loader_batch_size: int = Field(default=5000, ge=1)
+    loader_max_wait_ms: int = Field(default=500, ge=1)
+    loader_group_id: str = "etl-warehouse-loader"
+
     kafka_heap: str = "512m"
     connect_heap: str = "768m"
     startup_timeout_s: float = Field(default=120.0, gt=0)
 
-    @field_validator("home")
+    @field_validator("home", "lib_dir_override")
     @classmethod
-    def _absolute_home(cls, value: Path) -> Path:
-        return value.expanduser().absolute()
+    def _absolute_path(cls, value: Path | None) -> Path | None:
+        return value.expanduser().absolute() if value is not None else None
 
     @model_validator(mode="after")
     def _derive_ports(self) -> Settings:
@@ -95,7 +109,7 @@ class Settings(BaseSettings):
     # ---- directories under ETL_HOME ----
     @property
     def lib_dir(self) -> Path:
-        return self.home / "lib"
+        return self.lib_dir_override or self.home / "lib"
 
     @property
     def logs_dir(self) -> Path:
@@ -112,6 +126,10 @@ class Settings(BaseSettings):
     @property
     def conf_dir(self) -> Path:
         return self.home / "conf"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.home / "checkpoints"
 
     # ---- connection strings ----
     def source_dsn(self, *, host: str | None = None, port: int | None = None) -> str:

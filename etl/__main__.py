@@ -1,0 +1,3 @@
+from etl.cli import app
+
+app(prog_name="etl")
