@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     connector_name: str = "shop-source"
     slot_name: str = Field(default="etl_slot", pattern=r"^[a-z0-9_]+$")
     publication_name: str = Field(default="etl_publication", pattern=r"^[a-z0-9_]+$")
-    heartbeat_interval_ms: int = Field(default=10_000, ge=0)
+    heartbeat_interval_ms: int = Field(default=2_000, ge=0)
     snapshot_mode: Literal["initial", "no_data", "always", "when_needed"] = "initial"
 
     transform_trigger: str = Field(

@@ -49,3 +49,37 @@ def prepare_source(settings: Settings) -> list[str]:
         ensure_replication_role(conn, settings)
         ensure_publication(conn, settings)
     return [m.path.name for m in applied]
+
+
+def current_wal_lsn(settings: Settings) -> str:
+    with psycopg.connect(settings.source_dsn()) as conn:
+        row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def wait_for_slot(settings: Settings, target_lsn: str, timeout_s: float) -> float:
+    """Wait until Debezium's slot has confirmed `target_lsn`: every change up to it is in Kafka.
+
+    Judged by lag (the slot's confirmed_flush_lsn), not by counting messages. Returns seconds
+    waited; raises EtlError with the remaining lag in bytes on timeout.
+    """
+    import time
+
+    from etl.errors import EtlError
+
+    started = time.monotonic()
+    query = (
+        "SELECT confirmed_flush_lsn >= %s::pg_lsn, pg_wal_lsn_diff(%s::pg_lsn, confirmed_flush_lsn)"
+        " FROM pg_replication_slots WHERE slot_name = %s"
+    )
+    with psycopg.connect(settings.source_dsn(), autocommit=True) as conn:
+        while True:
+            row = conn.execute(query, (target_lsn, target_lsn, settings.slot_name)).fetchone()
+            if row is not None and row[0]:
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout_s:
+                lag = "no slot" if row is None else f"{row[1]} bytes behind"
+                raise EtlError(f"replication slot {settings.slot_name} did not catch up in "
+                               f"{timeout_s:.0f} s ({lag})")
+            time.sleep(0.25)

@@ -15,9 +15,12 @@ JAVA_MIN = 17
 
 def postgres_bindir() -> Path:
     """The directory holding `postgres` and `initdb` (Debian keeps them off PATH)."""
-    candidates: list[Path] = []
     if env := os.environ.get("ETL_PG_BINDIR"):
-        candidates.append(Path(env))
+        explicit = Path(env)
+        if (explicit / "postgres").is_file() and (explicit / "initdb").is_file():
+            return explicit
+        raise PrerequisiteMissing(f"ETL_PG_BINDIR={env} holds no postgres and initdb binaries")
+    candidates: list[Path] = []
     if pg_config := shutil.which("pg_config"):
         out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
         if out.returncode == 0:

@@ -140,8 +140,8 @@ def up(settings: Settings, report: Report = _noop) -> dict[str, Any]:
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     if notice := sup.stale_pidfile_notice():
         report("supervisord", notice)
-    programs = prepare(settings, report)
     check_ports_free(settings, sup)
+    programs = prepare(settings, report)
     write_config(settings, programs)
     if sup.is_running():
         if changed := sup.apply_config():

@@ -1,0 +1,70 @@
+"""The commands the project image runs, one named function or constant each.
+
+The transform job (`jobs/`), the loader (`loaders/`) and the dashboard are written separately;
+when their entry points change, this is the one place to adjust.
+"""
+
+from __future__ import annotations
+
+#: In-image paths, fixed by infra/docker/Dockerfile.
+APP_DIR = "/app"
+VENV_BIN = "/opt/venv/bin"
+IMAGE_LIB_DIR = "/opt/etl/lib"
+IMAGE_STATE_DIR = "/var/lib/etl"
+SPARK_JARS_DIR = f"{IMAGE_LIB_DIR}/spark"
+
+#: Spark standalone ports. Internal to the Docker network, never published; the local runner
+#: uses `local[*]` and has no master, so these are not part of the shared catalog.
+SPARK_MASTER_PORT = 7077
+SPARK_MASTER_UI_PORT = 8080
+SPARK_WORKER_UI_PORT = 8081
+SPARK_DRIVER_UI_PORT = 4040
+
+LOADER_COMMAND: tuple[str, ...] = ("python", "-m", "loaders")
+DASHBOARD_COMMAND: tuple[str, ...] = ("etl", "dashboard")
+TRANSFORM_SCRIPT = f"{APP_DIR}/jobs/transform.py"
+
+
+def source_init_command() -> list[str]:
+    """One-shot: migrate the source database, create the replication role and publication."""
+    return ["python", "-m", "infra.pulumi.init_tasks", "source"]
+
+
+def topics_init_command() -> list[str]:
+    """One-shot: create the pipeline's own topics (DLQ, curated) like `etl up` does."""
+    return ["python", "-m", "infra.pulumi.init_tasks", "topics"]
+
+
+def spark_master_url(host: str) -> str:
+    return f"spark://{host}:{SPARK_MASTER_PORT}"
+
+
+def spark_master_command(host: str) -> list[str]:
+    return [
+        "spark-class", "org.apache.spark.deploy.master.Master",
+        "--host", host, "--port", str(SPARK_MASTER_PORT),
+        "--webui-port", str(SPARK_MASTER_UI_PORT),
+    ]
+
+
+def spark_worker_command(host: str, master_url: str, cores: int, memory: str) -> list[str]:
+    return [
+        "spark-class", "org.apache.spark.deploy.worker.Worker", master_url,
+        "--host", host, "--webui-port", str(SPARK_WORKER_UI_PORT),
+        "--cores", str(cores), "--memory", memory,
+    ]
+
+
+def transform_job_command(master_url: str, driver_host: str, driver_memory: str) -> list[str]:
+    """spark-submit in client mode: the driver runs in this container, executors on the workers.
+
+    The spark-sql-kafka jars baked into the image are shipped to the executors with `--jars`.
+    """
+    submit = (
+        f'exec spark-submit --master {master_url} --deploy-mode client'
+        f' --driver-memory {driver_memory}'
+        f' --conf spark.driver.host={driver_host} --conf spark.driver.bindAddress=0.0.0.0'
+        f' --jars "$(ls {SPARK_JARS_DIR}/*.jar | paste -sd, -)"'
+        f' {TRANSFORM_SCRIPT}'
+    )
+    return ["sh", "-c", submit]
