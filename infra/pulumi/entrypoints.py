@@ -68,3 +68,12 @@ def transform_job_command(master_url: str, driver_host: str, driver_memory: str)
         f' {TRANSFORM_SCRIPT}'
     )
     return ["sh", "-c", submit]
+
+
+def http_probe(url: str) -> tuple[str, ...]:
+    """Health check of a project-image container that serves HTTP (infra.pulumi.healthcheck)."""
+    return ("python", "-m", "infra.pulumi.healthcheck", "http", url)
+
+
+#: Health check of a worker without a port: the servers it works against answer.
+DEPENDENCIES_PROBE: tuple[str, ...] = ("python", "-m", "infra.pulumi.healthcheck", "deps")

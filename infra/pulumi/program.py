@@ -1,0 +1,117 @@
+"""Wire the components into one deployment: `deploy(config)` returns the stack outputs.
+
+Kept out of `__main__.py` so tests (and other programs) can call it once per stack config.
+Order of creation follows dependencies only: images and the network, databases and brokers in
+parallel, then the one-shot tasks, Spark, the app containers, and last the connector (it needs
+the source database's replication role and publication, made by `source-init`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+import pulumi_docker as docker
+
+from infra.pulumi.components import (
+    DebeziumConnect,
+    DebeziumConnectArgs,
+    KafkaCluster,
+    KafkaClusterArgs,
+    PipelineApp,
+    PipelineAppArgs,
+    PostgresServer,
+    PostgresServerArgs,
+    SparkCluster,
+    SparkClusterArgs,
+)
+from infra.pulumi.container_env import NetworkHosts
+from infra.pulumi.containers import Deployment, pull_image
+from infra.pulumi.passwords import stack_password
+from infra.pulumi.stack_config import StackConfig, with_passwords
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = REPO_ROOT / "infra" / "docker" / "Dockerfile"
+
+
+def project_image(cfg: StackConfig) -> docker.Image:
+    """The project's own image, built from the repository (never pushed: a local deployment)."""
+    return docker.Image(
+        "app-image",
+        image_name=f"cdc-etl:{cfg.images.app_tag}",
+        build=docker.DockerBuildArgs(context=str(REPO_ROOT), dockerfile=str(DOCKERFILE)),
+        skip_push=True,
+    )
+
+
+def deploy(cfg: StackConfig) -> dict[str, pulumi.Input[object]]:
+    settings = cfg.settings
+    network = docker.Network("network", name=f"{cfg.name_prefix}-net", driver="bridge")
+    deployment = Deployment(cfg.name_prefix, network.name, cfg.host_ip)
+    image_opts = pulumi.ResourceOptions()
+    postgres_image = pull_image("postgres-image", cfg.images.postgres, image_opts).image_id
+    app = project_image(cfg)
+    # Local-only image: repo_digest is the built image's ID, so a rebuild replaces the containers.
+    app_image = app.repo_digest
+
+    db_password = stack_password("dbPassword", "db-password")
+    replication_password = stack_password("replicationPassword", "replication-password")
+
+    databases = {
+        role: PostgresServer(f"{role}-db", PostgresServerArgs(
+            role=role, settings=settings, image=postgres_image, deployment=deployment,
+            password=db_password, publish=cfg.publish_databases))
+        for role in ("source", "warehouse")
+    }
+    kafka = KafkaCluster("kafka", KafkaClusterArgs(
+        settings=settings, image=pull_image("kafka-image", cfg.images.kafka, image_opts).image_id,
+        deployment=deployment, cluster_id=cfg.kafka_cluster_id, brokers=cfg.brokers))
+    hosts = NetworkHosts(kafka_brokers=kafka.hosts)
+    spark = SparkCluster("spark", SparkClusterArgs(
+        image=app_image, deployment=deployment, workers=cfg.spark_workers,
+        worker_cores=cfg.spark_worker_cores, worker_memory=cfg.spark_worker_memory))
+    pipeline = PipelineApp("app", PipelineAppArgs(
+        settings=settings, image=app_image, deployment=deployment, hosts=hosts,
+        db_password=db_password, replication_password=replication_password,
+        spark_master_url=spark.master_url, state_volume_name=spark.state_volume.name,
+        loaders=cfg.loaders,
+        databases=[db.container for db in databases.values()],
+        kafka=kafka.containers, spark=[spark.master, *spark.workers]))
+    connect = DebeziumConnect("connect", DebeziumConnectArgs(
+        settings=settings,
+        image=pull_image("connect-image", cfg.images.connect, image_opts).image_id,
+        deployment=deployment, bootstrap_servers=kafka.bootstrap_servers,
+        source_db_host=hosts.source_db, replication_password=replication_password,
+        connector_depends_on=[pipeline.source_init, *kafka.containers]))
+
+    return stack_outputs(cfg, hosts, db_password, network, kafka, connect, pipeline)
+
+
+def stack_outputs(cfg: StackConfig, hosts: NetworkHosts, db_password: pulumi.Output[str],
+                  network: docker.Network, kafka: KafkaCluster, connect: DebeziumConnect,
+                  pipeline: PipelineApp) -> dict[str, pulumi.Input[object]]:
+    """DSNs are secret outputs (they hold the password); the rest are plain addresses."""
+    settings = cfg.settings
+
+    def dsns(password: str) -> dict[str, str]:
+        s = with_passwords(settings, db_password=password)
+        out = {"sourceDsnInNetwork": s.source_dsn(host=hosts.source_db),
+               "warehouseDsnInNetwork": s.warehouse_dsn(host=hosts.warehouse_db)}
+        if cfg.publish_databases:
+            out |= {"sourceDsn": s.source_dsn(host=cfg.host_ip),
+                    "warehouseDsn": s.warehouse_dsn(host=cfg.host_ip)}
+        return out
+
+    all_dsns = pulumi.Output.secret(db_password).apply(dsns)
+    names = ["sourceDsnInNetwork", "warehouseDsnInNetwork"]
+    if cfg.publish_databases:
+        names += ["sourceDsn", "warehouseDsn"]
+    return {
+        **{name: pulumi.Output.secret(all_dsns[name]) for name in names},
+        "kafkaBootstrapServers": kafka.bootstrap_servers,
+        "connectUrl": connect.url,
+        "connectUrlInNetwork": connect.network_url,
+        "connectorName": connect.connector.connector_name,
+        "dashboardUrl": pipeline.dashboard_url,
+        "networkName": network.name,
+    }

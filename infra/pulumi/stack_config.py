@@ -1,0 +1,151 @@
+"""Stack configuration -> one `Settings` object plus the deployment's shape.
+
+Every value a container gets is derived from the `Settings` built here by the same functions the
+local runner uses (`etl.settings`, `infra.catalog`). Stack config can set any `Settings` field by
+its name under the `settings` key (`replication_factor: 3`), so a knob added to `Settings` is
+available to `pulumi up` with no code here. The shell's `ETL_*` variables are deliberately NOT
+read: a user who exported `ETL_PORT_BASE` for a local stack must not silently reshape a Docker
+deployment, so the stack files are the whole truth.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import SecretStr
+
+from etl.settings import Settings
+
+#: Outside ETL_PORT_BASE's default (15430), so a local `etl up` stack and a `pulumi up` stack
+#: can run side by side on one machine.
+DEFAULT_PORT_BASE = 16430
+
+
+class StackConfigError(ValueError):
+    """A stack config value that cannot work; the message says which key and what to do."""
+
+
+@dataclass(frozen=True)
+class Images:
+    """Third-party images, each pinned by tag; and the tag of the project's own image."""
+
+    postgres: str
+    kafka: str
+    connect: str
+    app_tag: str
+
+    def __post_init__(self) -> None:
+        for key, ref in (("postgresImage", self.postgres), ("kafkaImage", self.kafka),
+                         ("connectImage", self.connect)):
+            require_pinned(key, ref)
+        if not self.app_tag or self.app_tag == "latest":
+            raise StackConfigError("appImageTag must be a version, not empty or `latest`")
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """What one stack deploys: the shared settings plus scale, images and exposure."""
+
+    settings: Settings
+    images: Images
+    name_prefix: str
+    brokers: int = 1
+    spark_workers: int = 1
+    spark_worker_cores: int = 1
+    spark_worker_memory: str = "1g"
+    loaders: int = 1
+    #: Host address published ports bind to. Loopback unless the operator decides otherwise.
+    host_ip: str = "127.0.0.1"
+    publish_databases: bool = False
+    kafka_cluster_id: str = ""
+
+    def __post_init__(self) -> None:
+        for key, value in (("brokers", self.brokers), ("sparkWorkers", self.spark_workers),
+                           ("loaders", self.loaders)):
+            if value < 1:
+                raise StackConfigError(f"{key} must be at least 1, got {value}")
+        rf = self.settings.replication_factor
+        if rf > self.brokers:
+            raise StackConfigError(
+                f"settings.replication_factor={rf} needs at least {rf} brokers, "
+                f"but brokers={self.brokers}: raise `brokers` or lower the factor"
+            )
+
+
+def require_pinned(key: str, ref: str) -> str:
+    """An image reference must name a tag or digest, and not the moving `latest`."""
+    name = ref.rsplit("/", 1)[-1]
+    if "@sha256:" in ref:
+        return ref
+    if ":" not in name or name.endswith(":latest"):
+        raise StackConfigError(f"{key}={ref!r} is not pinned: give an explicit version tag")
+    return ref
+
+
+def settings_from(overrides: dict[str, Any]) -> Settings:
+    """`Settings` from code defaults plus `overrides` only, ignoring `ETL_*` in the environment.
+
+    Passing every field explicitly gives init arguments priority over pydantic-settings' env
+    source, which is how the environment is kept out.
+    """
+    values = {
+        name: field.get_default(call_default_factory=True)
+        for name, field in Settings.model_fields.items()
+    }
+    unknown = set(overrides) - set(values)
+    if unknown:
+        raise StackConfigError(f"unknown keys under `settings`: {sorted(unknown)}")
+    return Settings(**{**values, **overrides})
+
+
+def with_passwords(settings: Settings, *, db_password: str | None = None,
+                   replication_password: str | None = None) -> Settings:
+    """The same settings with the deployment's real passwords (known only inside an apply)."""
+    values = settings.model_dump()
+    if db_password is not None:
+        values["db_password"] = SecretStr(db_password)
+    if replication_password is not None:
+        values["replication_password"] = SecretStr(replication_password)
+    return Settings(**values)
+
+
+def kafka_cluster_id(seed: str) -> str:
+    """A KRaft cluster id (22-char url-safe base64 UUID), stable per stack.
+
+    Stable so every `pulumi up` formats and finds the same cluster on the brokers' volumes.
+    """
+    raw = uuid.uuid5(uuid.NAMESPACE_URL, f"cdc-etl/{seed}").bytes
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def load_stack_config() -> StackConfig:
+    """Read the current stack's config (Pulumi.<stack>.yaml)."""
+    import pulumi
+
+    config = pulumi.Config()
+    stack = pulumi.get_stack()
+    overrides: dict[str, Any] = {"port_base": DEFAULT_PORT_BASE,
+                                 **(config.get_object("settings") or {})}
+    images = Images(
+        postgres=config.require("postgresImage"),
+        kafka=config.require("kafkaImage"),
+        connect=config.require("connectImage"),
+        app_tag=config.require("appImageTag"),
+    )
+    prefix = config.get("namePrefix") or f"cdc-{stack}"
+    return StackConfig(
+        settings=settings_from(overrides),
+        images=images,
+        name_prefix=prefix,
+        brokers=config.get_int("brokers") or 1,
+        spark_workers=config.get_int("sparkWorkers") or 1,
+        spark_worker_cores=config.get_int("sparkWorkerCores") or 1,
+        spark_worker_memory=config.get("sparkWorkerMemory") or "1g",
+        loaders=config.get_int("loaders") or 1,
+        host_ip=config.get("hostIp") or "127.0.0.1",
+        publish_databases=config.get_bool("publishDatabases") or False,
+        kafka_cluster_id=config.get("kafkaClusterId") or kafka_cluster_id(f"{prefix}"),
+    )

@@ -1,0 +1,12 @@
+"""Pulumi mocks for the infra tests: installed here, before any program module is imported.
+
+Pulumi's engine is the one thing not run for real (no CLI can be installed here); Docker resources
+are answered by `RecordingMocks`, which returns the computed outputs the real provider would
+(`imageId`, `repoDigest`, `exitCode`, a generated password) so dependent values are not None.
+"""
+
+import pulumi
+
+from tests.infra.pulumi_harness import RecordingMocks
+
+pulumi.runtime.set_mocks(RecordingMocks(), project="cdc-etl", stack="dev", preview=False)
