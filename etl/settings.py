@@ -188,8 +188,16 @@ class Settings(BaseSettings):
         }
 
     def pipeline_topics(self) -> list[str]:
-        """Topics `etl up` creates itself (the CDC topics are created by Connect)."""
-        return [self.dlq_topic, *(self.curated_topic(t) for t in CAPTURED_TABLES)]
+        """Topics `etl up` creates up front, so consumers can subscribe before the first change.
+
+        Connect would create a CDC topic only on its first record; the Spark job and tests must
+        be able to read them from the start.
+        """
+        return [
+            *(self.cdc_topic(t) for t in CAPTURED_TABLES),
+            *(self.curated_topic(t) for t in CAPTURED_TABLES),
+            self.dlq_topic,
+        ]
 
 
 def postgres_dsn(user: str, password: SecretStr, host: str, port: int, dbname: str) -> str:

@@ -1,0 +1,69 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from etl.errors import EtlError
+from etl.settings import Settings
+from infra.local.services import LocalProgram
+from infra.local.supervisor import Supervisor, pid_path, render_config, spawn_count
+
+pytestmark = pytest.mark.unit
+
+
+def test_config_restarts_rotates_and_waits_for_etl_up(tmp_path):
+    s = Settings(home=tmp_path)
+    text = render_config(s, [LocalProgram("kafka", ["java", "-cp", "/lib dir/*", "kafka.Kafka"]),
+                             LocalProgram("source-db", ["postgres"], user="postgres")])
+    assert "[program:kafka]" in text and "[program:source-db]" in text
+    assert "autorestart=true" in text and "autostart=false" in text
+    assert "stdout_logfile_maxbytes=20MB" in text and "stdout_logfile_backups=5" in text
+    assert "command=java -cp '/lib dir/*' kafka.Kafka" in text
+    assert "user=postgres" in text
+    assert f"file={tmp_path}/run/supervisor.sock" in text
+
+
+def test_percent_signs_are_escaped_for_supervisord(tmp_path):
+    text = render_config(Settings(home=tmp_path), [LocalProgram("pg", ["postgres", "-c", "x=%m"])])
+    assert "x=%%m" in text
+
+
+def test_restarts_count_crash_respawns_since_the_last_intentional_start(tmp_path):
+    log = tmp_path / "supervisord.log"
+    log.write_text("\n".join([
+        "2026 INFO supervisord started with pid 1",
+        "2026 INFO spawned: 'kafka' with pid 10",
+        "2026 INFO exited: kafka (terminated by SIGKILL; not expected)",
+        "2026 INFO spawned: 'kafka' with pid 11",
+        "2026 INFO spawned: 'connect' with pid 12",
+    ]))
+    assert spawn_count(log, "kafka") == 2
+    assert spawn_count(log, "connect") == 1
+    log.write_text(log.read_text() + "\n2026 INFO stopped: kafka (exit status 0)\n"
+                   "2026 INFO spawned: 'kafka' with pid 13\n")
+    assert spawn_count(log, "kafka") == 1
+
+
+def test_stale_pid_file_is_removed_with_a_notice(tmp_path):
+    s = Settings(home=tmp_path)
+    pid_path(s).parent.mkdir(parents=True)
+    dead = _dead_pid()
+    pid_path(s).write_text(str(dead))
+    notice = Supervisor(s).stale_pidfile_notice()
+    assert notice is not None and f"pid {dead} is not running" in notice
+    assert not pid_path(s).exists()
+
+
+def test_pid_file_of_a_live_foreign_process_is_an_error(tmp_path):
+    s = Settings(home=tmp_path)
+    pid_path(s).parent.mkdir(parents=True)
+    pid_path(s).write_text(str(os.getpid()))
+    with pytest.raises(EtlError, match="no supervisord answers"):
+        Supervisor(s).stale_pidfile_notice()
+
+
+def _dead_pid() -> int:
+    pid = 4_000_000
+    while Path(f"/proc/{pid}").exists():
+        pid -= 1
+    return pid
