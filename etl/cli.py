@@ -67,8 +67,10 @@ def up() -> None:
     settings = _settings()
     with console.status("starting the local stack...", spinner="dots"):
         result = run_up(settings, _report)
-    console.print(f"[green]stack healthy[/green] in {result['seconds']:.1f} s; `etl env` prints "
-                  "connection settings")
+    console.print(
+        f"[green]stack healthy[/green] in {result['seconds']:.1f} s; `etl env` prints "
+        "connection settings"
+    )
 
 
 @app.command()
@@ -95,8 +97,14 @@ def status(as_json: bool = JsonOption) -> None:
         table = Table("component", "state", "pid", "port", "restarts", "detail")
         for c in result["components"]:
             colour = "green" if c["state"] == "healthy" else "red"
-            table.add_row(c["name"], f"[{colour}]{c['state']}[/{colour}]", str(c.get("pid") or "-"),
-                          str(c.get("port") or "-"), str(c.get("restarts", "-")), c["detail"])
+            table.add_row(
+                c["name"],
+                f"[{colour}]{c['state']}[/{colour}]",
+                str(c.get("pid") or "-"),
+                str(c.get("port") or "-"),
+                str(c.get("restarts", "-")),
+                c["detail"],
+            )
         out.print(table)
     raise typer.Exit(0 if result["healthy"] else 1)
 
@@ -116,7 +124,7 @@ def env(as_json: bool = JsonOption) -> None:
 @app.command()
 @handles_errors
 def jars() -> None:
-    """Resolve the JVM jars with Maven into ETL_HOME/lib (once; reused while the POM is unchanged)."""
+    """Resolve the JVM jars with Maven into ETL_HOME/lib (reused while the POM is unchanged)."""
     from infra.local.jars import COMPONENT_DIRS, resolve_jars
 
     settings = _settings()

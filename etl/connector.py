@@ -71,7 +71,9 @@ class ConnectClient:
     @_retry
     def restart(self, name: str) -> None:
         response = self._request(
-            "POST", f"/connectors/{name}/restart", params={"includeTasks": "true", "onlyFailed": "true"}
+            "POST",
+            f"/connectors/{name}/restart",
+            params={"includeTasks": "true", "onlyFailed": "true"},
         )
         response.raise_for_status()
 

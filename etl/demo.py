@@ -18,8 +18,11 @@ def run_demo(settings: Settings, *, orders: int, seed: int, report: Report, out:
     topics = [settings.cdc_topic(t) for t in CAPTURED_TABLES]
     before = message_counts(settings, topics)
     summary = run_seed(settings.source_dsn(), SeedPlan(orders=orders, seed=seed))
-    report("seed", f"{summary['orders']} orders, {summary['order_items']} items in "
-                   f"{summary['seconds']} s ({summary['orders_per_s']} orders/s)")
+    report(
+        "seed",
+        f"{summary['orders']} orders, {summary['order_items']} items in "
+        f"{summary['seconds']} s ({summary['orders_per_s']} orders/s)",
+    )
     waited = wait_for_slot(settings, current_wal_lsn(settings), timeout_s=120)
     report("debezium", f"slot {settings.slot_name} caught up {waited:.1f} s after the seed ended")
     after = message_counts(settings, topics)
@@ -28,5 +31,7 @@ def run_demo(settings: Settings, *, orders: int, seed: int, report: Report, out:
         new = (after[topic] or 0) - (before[topic] or 0)
         table.add_row(topic, str(new), str(after[topic] or 0))
     out.print(table)
-    out.print("Counts include Debezium tombstones (one after each delete). "
-              "`etl status` shows the stack; `etl down` stops it.")
+    out.print(
+        "Counts include Debezium tombstones (one after each delete). "
+        "`etl status` shows the stack; `etl down` stops it."
+    )

@@ -69,26 +69,49 @@ class _Seeder:
         self.fake = Faker()
         self.fake.seed_instance(plan.seed)
         self.counts: dict[str, int] = dict.fromkeys(
-            ["customers", "products", "orders", "order_items", "status_updates", "cancellations",
-             "item_edits", "deletes", "customer_updates", "price_changes"], 0)
+            [
+                "customers",
+                "products",
+                "orders",
+                "order_items",
+                "status_updates",
+                "cancellations",
+                "item_edits",
+                "deletes",
+                "customer_updates",
+                "price_changes",
+            ],
+            0,
+        )
         self.now = datetime.now(UTC)
 
     # ---- reference data ----
     def load_or_create_products(self) -> dict[int, Decimal]:
-        prices = dict(self.conn.execute("SELECT product_id, unit_price FROM products").fetchall())
+        prices: dict[int, Decimal] = dict(
+            self.conn.execute("SELECT product_id, unit_price FROM products").fetchall()
+        )
         wanted = max(20, self.plan.orders // 25)
         missing = max(0, wanted - len(prices))
         ids = _reserve_ids(self.conn, "products", "product_id", missing)
         rows = []
         for pid in ids:
             price = Decimal(self.rng.randrange(199, 25_000)) / 100
-            rows.append((pid, f"SKU-{pid:07d}", self.fake.catch_phrase()[:60],
-                         self.rng.choice(CATEGORIES), price))
+            rows.append(
+                (
+                    pid,
+                    f"SKU-{pid:07d}",
+                    self.fake.catch_phrase()[:60],
+                    self.rng.choice(CATEGORIES),
+                    price,
+                )
+            )
             prices[pid] = price
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO products (product_id, sku, name, category, unit_price)"
-                " VALUES (%s, %s, %s, %s, %s)", rows)
+                " VALUES (%s, %s, %s, %s, %s)",
+                rows,
+            )
         self.counts["products"] = len(rows)
         return prices
 
@@ -101,8 +124,10 @@ class _Seeder:
     def create_orders(self, prices: dict[int, Decimal]) -> list[_Order]:
         customers = [r[0] for r in self.conn.execute("SELECT customer_id FROM customers")]
         plan = self.plan
-        new_flags = [(i == 0 and not customers) or self.rng.random() < plan.new_customer_ratio
-                     for i in range(plan.orders)]
+        new_flags = [
+            (i == 0 and not customers) or self.rng.random() < plan.new_customer_ratio
+            for i in range(plan.orders)
+        ]
         new_ids = iter(_reserve_ids(self.conn, "customers", "customer_id", sum(new_flags)))
         order_ids = _reserve_ids(self.conn, "orders", "order_id", plan.orders)
         product_ids = sorted(prices)
@@ -112,8 +137,11 @@ class _Seeder:
                 with self.conn.transaction():
                     if is_new:
                         cid = next(new_ids)
-                        cur.execute("INSERT INTO customers (customer_id, email, full_name, country)"
-                                    " VALUES (%s, %s, %s, %s)", self.new_customer_row(cid))
+                        cur.execute(
+                            "INSERT INTO customers (customer_id, email, full_name, country)"
+                            " VALUES (%s, %s, %s, %s)",
+                            self.new_customer_row(cid),
+                        )
                         customers.append(cid)
                         self.counts["customers"] += 1
                     else:
@@ -125,11 +153,13 @@ class _Seeder:
                     cur.execute(
                         "INSERT INTO orders (order_id, customer_id, status, total_amount,"
                         " ordered_at, updated_at) VALUES (%s, %s, 'pending', %s, %s, %s)",
-                        (order_id, cid, order.total, ordered_at, ordered_at))
+                        (order_id, cid, order.total, ordered_at, ordered_at),
+                    )
                     cur.executemany(
                         "INSERT INTO order_items (order_id, product_id, quantity, unit_price)"
                         " VALUES (%s, %s, %s, %s)",
-                        [(order_id, pid, q, p) for pid, (q, p) in order.items.items()])
+                        [(order_id, pid, q, p) for pid, (q, p) in order.items.items()],
+                    )
                     self.counts["orders"] += 1
                     self.counts["order_items"] += len(order.items)
                     orders.append(order)
@@ -147,7 +177,7 @@ class _Seeder:
                     self._set_status(cur, order, "cancelled")
                     self.counts["cancellations"] += 1
                 elif roll < plan.cancel_ratio + plan.progress_ratio:
-                    for status in STATUS_FLOW[1:rng.randint(2, len(STATUS_FLOW))]:
+                    for status in STATUS_FLOW[1 : rng.randint(2, len(STATUS_FLOW))]:
                         self._set_status(cur, order, status)
                         self.counts["status_updates"] += 1
             for order in rng.sample(orders, int(len(orders) * plan.delete_ratio)):
@@ -155,19 +185,26 @@ class _Seeder:
                 self.counts["deletes"] += 1
             customers = [r[0] for r in self.conn.execute("SELECT customer_id FROM customers")]
             for cid in rng.sample(customers, int(len(customers) * plan.customer_move_ratio)):
-                cur.execute("UPDATE customers SET country = %s, updated_at = now()"
-                            " WHERE customer_id = %s", (rng.choice(COUNTRIES), cid))
+                cur.execute(
+                    "UPDATE customers SET country = %s, updated_at = now() WHERE customer_id = %s",
+                    (rng.choice(COUNTRIES), cid),
+                )
                 self.counts["customer_updates"] += 1
             for pid in rng.sample(sorted(prices), int(len(prices) * plan.price_change_ratio) or 1):
                 factor = Decimal(rng.randrange(80, 125)) / 100
-                cur.execute("UPDATE products SET unit_price = round(unit_price * %s, 2),"
-                            " updated_at = now() WHERE product_id = %s", (factor, pid))
+                cur.execute(
+                    "UPDATE products SET unit_price = round(unit_price * %s, 2),"
+                    " updated_at = now() WHERE product_id = %s",
+                    (factor, pid),
+                )
                 self.counts["price_changes"] += 1
 
     def _set_status(self, cur: psycopg.Cursor, order: _Order, status: str) -> None:
         with self.conn.transaction():
-            cur.execute("UPDATE orders SET status = %s, updated_at = now() WHERE order_id = %s",
-                        (status, order.order_id))
+            cur.execute(
+                "UPDATE orders SET status = %s, updated_at = now() WHERE order_id = %s",
+                (status, order.order_id),
+            )
         order.status = status
 
     def _edit_item(self, cur: psycopg.Cursor, order: _Order) -> None:
@@ -176,10 +213,14 @@ class _Seeder:
         _, price = order.items[pid]
         order.items[pid] = (self.rng.randint(1, 9), price)
         with self.conn.transaction():
-            cur.execute("UPDATE order_items SET quantity = %s WHERE order_id = %s"
-                        " AND product_id = %s", (order.items[pid][0], order.order_id, pid))
-            cur.execute("UPDATE orders SET total_amount = %s, updated_at = now()"
-                        " WHERE order_id = %s", (order.total, order.order_id))
+            cur.execute(
+                "UPDATE order_items SET quantity = %s WHERE order_id = %s AND product_id = %s",
+                (order.items[pid][0], order.order_id, pid),
+            )
+            cur.execute(
+                "UPDATE orders SET total_amount = %s, updated_at = now() WHERE order_id = %s",
+                (order.total, order.order_id),
+            )
         self.counts["item_edits"] += 1
 
 
@@ -195,5 +236,8 @@ def run_seed(dsn: str, plan: SeedPlan) -> dict[str, Any]:
         orders = seeder.create_orders(prices)
         seeder.evolve(orders, prices)
     seconds = time.perf_counter() - started
-    return {**seeder.counts, "seconds": round(seconds, 2),
-            "orders_per_s": round(plan.orders / seconds, 1) if seconds else None}
+    return {
+        **seeder.counts,
+        "seconds": round(seconds, 2),
+        "orders_per_s": round(plan.orders / seconds, 1) if seconds else None,
+    }

@@ -24,8 +24,9 @@ def ensure_replication_role(conn: psycopg.Connection, settings: Settings) -> Non
     ).fetchone()
     verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
     conn.execute(
-        sql.SQL("{} ROLE {} WITH LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}")
-        .format(verb, role, password)
+        sql.SQL(
+            "{} ROLE {} WITH LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}"
+        ).format(verb, role, password)
     )
     conn.execute(sql.SQL("GRANT cdc_reader TO {}").format(role))
 
@@ -80,6 +81,8 @@ def wait_for_slot(settings: Settings, target_lsn: str, timeout_s: float) -> floa
                 return time.monotonic() - started
             if time.monotonic() - started > timeout_s:
                 lag = "no slot" if row is None else f"{row[1]} bytes behind"
-                raise EtlError(f"replication slot {settings.slot_name} did not catch up in "
-                               f"{timeout_s:.0f} s ({lag})")
+                raise EtlError(
+                    f"replication slot {settings.slot_name} did not catch up in "
+                    f"{timeout_s:.0f} s ({lag})"
+                )
             time.sleep(0.25)

@@ -18,8 +18,10 @@ def ensure_topics(settings: Settings, topics: list[str]) -> list[str]:
         return []
     config = {"min.insync.replicas": str(settings.min_insync_replicas)}
     futures = admin.create_topics(
-        [NewTopic(t, settings.topic_partitions, settings.replication_factor, config=config)
-         for t in missing]
+        [
+            NewTopic(t, settings.topic_partitions, settings.replication_factor, config=config)
+            for t in missing
+        ]
     )
     for topic, future in futures.items():
         try:
@@ -37,11 +39,13 @@ def message_counts(settings: Settings, topics: list[str]) -> dict[str, int | Non
     """
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     metadata = admin.list_topics(timeout=10)
-    consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "group.id": "etl-topic-counter",
-        "enable.auto.commit": False,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": "etl-topic-counter",
+            "enable.auto.commit": False,
+        }
+    )
     counts: dict[str, int | None] = {}
     try:
         for topic in topics:

@@ -54,8 +54,15 @@ def resolve_jars(settings: Settings, component: str) -> Path:
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     cmd = [
-        maven_binary(), "-B", "-q", "-f", str(POM), "-P", component,
-        "dependency:copy-dependencies", f"-DoutputDirectory={staging}",
+        maven_binary(),
+        "-B",
+        "-q",
+        "-f",
+        str(POM),
+        "-P",
+        component,
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={staging}",
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:

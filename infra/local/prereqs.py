@@ -55,7 +55,9 @@ def java_binary() -> str:
 def maven_binary() -> str:
     mvn = shutil.which("mvn")
     if not mvn:
-        raise PrerequisiteMissing("Maven not found (needed once, to fetch jars): apt-get install maven")
+        raise PrerequisiteMissing(
+            "Maven not found (needed once, to fetch jars): apt-get install maven"
+        )
     return mvn
 
 

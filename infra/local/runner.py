@@ -31,6 +31,7 @@ from infra.local.supervisor import Supervisor, program_log_path, tail, write_con
 
 Report = Callable[[str, str], None]  # (component, message)
 
+
 def _noop(component: str, message: str) -> None:
     pass
 
@@ -80,8 +81,11 @@ def wait_healthy(settings: Settings, sup: Supervisor | None, name: str) -> Probe
         if sup is not None:
             info = sup.info(name)
             if info and info["statename"] == "FATAL":
-                raise ComponentFailed(name, "exited repeatedly; supervisord gave up",
-                                      tail(program_log_path(settings, name)))
+                raise ComponentFailed(
+                    name,
+                    "exited repeatedly; supervisord gave up",
+                    tail(program_log_path(settings, name)),
+                )
         if name == "connector" and probe.extra.get("trace"):
             break
         time.sleep(0.5)
@@ -102,7 +106,9 @@ def _after_start(settings: Settings, name: str, report: Report) -> None:
         if create_database(maintenance_dsn(settings.source_dsn()), settings.source_db_name):
             report(name, f"created database {settings.source_db_name}")
         applied = prepare_source(settings)
-        report(name, f"migrations applied: {', '.join(applied)}" if applied else "schema up to date")
+        report(
+            name, f"migrations applied: {', '.join(applied)}" if applied else "schema up to date"
+        )
     elif name == "warehouse-db":
         if create_database(maintenance_dsn(settings.warehouse_dsn()), settings.warehouse_db_name):
             report(name, f"created database {settings.warehouse_db_name}")
@@ -126,8 +132,8 @@ def prepare(settings: Settings, report: Report = _noop) -> list[services.LocalPr
     for directory in (settings.data_dir, settings.logs_dir, settings.run_dir, settings.conf_dir):
         directory.mkdir(parents=True, exist_ok=True)
     for role in ("source", "warehouse"):
-        if services.init_postgres_cluster(settings, role):  # type: ignore[arg-type]
-            report(services.pg_service_name(role), "initialised cluster")  # type: ignore[arg-type]
+        if services.init_postgres_cluster(settings, role):
+            report(services.pg_service_name(role), "initialised cluster")
     if services.format_kafka_storage(settings):
         report("kafka", "formatted KRaft storage")
     return services.local_programs(settings)
@@ -148,8 +154,8 @@ def up(settings: Settings, report: Report = _noop) -> dict[str, Any]:
             report("supervisord", f"config changed for: {', '.join(changed)}")
     else:
         for role in ("source", "warehouse"):
-            if notice := services.remove_stale_postmaster_pid(settings, role):  # type: ignore[arg-type]
-                report(services.pg_service_name(role), notice)  # type: ignore[arg-type]
+            if notice := services.remove_stale_postmaster_pid(settings, role):
+                report(services.pg_service_name(role), notice)
         sup.start_daemon()
         report("supervisord", f"started (socket {settings.run_dir / 'supervisor.sock'})")
     timings: dict[str, float] = {}
@@ -181,7 +187,12 @@ def down(settings: Settings, purge: bool = False, report: Report = _noop) -> Non
     else:
         report("supervisord", "not running")
     if purge:
-        for directory in (settings.data_dir, settings.logs_dir, settings.run_dir, settings.conf_dir):
+        for directory in (
+            settings.data_dir,
+            settings.logs_dir,
+            settings.run_dir,
+            settings.conf_dir,
+        ):
             shutil.rmtree(directory, ignore_errors=True)
         report("etl", f"purged data, logs and config under {settings.home} (kept jars in lib/)")
 
@@ -211,7 +222,9 @@ def status(settings: Settings) -> dict[str, Any]:
         if probe.healthy:
             entry["state"] = "healthy"
         else:
-            entry["state"] = "unhealthy" if process_state in ("running", "starting") else process_state
+            entry["state"] = (
+                "unhealthy" if process_state in ("running", "starting") else process_state
+            )
         entry["detail"] = probe.detail
         entry |= probe.extra
         components.append(entry)

@@ -91,9 +91,17 @@ def init_postgres_cluster(settings: Settings, role: PgRole) -> bool:
             shutil.chown(pw_path, PG_SERVICE_USER, PG_SERVICE_USER)
             run_as = ["runuser", "-u", PG_SERVICE_USER, "--"]
         cmd = [
-            *run_as, str(bindir / "initdb"), "-D", str(data), "-U", settings.db_user,
-            f"--pwfile={pw_path}", "--auth=scram-sha-256", "--encoding=UTF8",
-            "--locale=C.UTF-8", "--no-instructions",
+            *run_as,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            settings.db_user,
+            f"--pwfile={pw_path}",
+            "--auth=scram-sha-256",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            "--no-instructions",
         ]
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
@@ -171,9 +179,16 @@ def _jvm_command(settings: Settings, component: str, heap: str, main: str, conf:
     log_conf = settings.conf_dir / f"log4j2-{component}.xml"
     write_if_changed(log_conf, log4j2_config(component))
     return [
-        java_binary(), "-Xms128m", f"-Xmx{heap}", "-XX:+UseG1GC",
-        "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log_conf}",
-        "-cp", f"{component_dir(settings, component)}/*", main, str(conf),
+        java_binary(),
+        "-Xms128m",
+        f"-Xmx{heap}",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={log_conf}",
+        "-cp",
+        f"{component_dir(settings, component)}/*",
+        main,
+        str(conf),
     ]
 
 
@@ -199,10 +214,17 @@ def format_kafka_storage(settings: Settings) -> bool:
         raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         cluster_id_file.write_text(raw)
     cmd = [
-        java_binary(), "-cp", f"{component_dir(settings, 'kafka')}/*",
+        java_binary(),
+        "-cp",
+        f"{component_dir(settings, 'kafka')}/*",
         f"-Dlog4j2.configurationFile={settings.conf_dir / 'log4j2-kafka.xml'}",
-        "kafka.tools.StorageTool", "format", "-t", cluster_id_file.read_text().strip(),
-        "-c", str(config), "--ignore-formatted",
+        "kafka.tools.StorageTool",
+        "format",
+        "-t",
+        cluster_id_file.read_text().strip(),
+        "-c",
+        str(config),
+        "--ignore-formatted",
     ]
     write_if_changed(settings.conf_dir / "log4j2-kafka.xml", log4j2_config("kafka"))
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -212,8 +234,9 @@ def format_kafka_storage(settings: Settings) -> bool:
 
 
 def kafka_program(settings: Settings) -> LocalProgram:
-    cmd = _jvm_command(settings, "kafka", settings.kafka_heap, "kafka.Kafka",
-                       kafka_config_path(settings))
+    cmd = _jvm_command(
+        settings, "kafka", settings.kafka_heap, "kafka.Kafka", kafka_config_path(settings)
+    )
     return LocalProgram(name="kafka", command=cmd)
 
 
@@ -221,8 +244,13 @@ def connect_program(settings: Settings) -> LocalProgram:
     props = catalog.connect_worker_properties(settings, plugin_path=str(plugin_path(settings)))
     conf = settings.conf_dir / "connect" / "connect-distributed.properties"
     write_if_changed(conf, properties_text(props))
-    cmd = _jvm_command(settings, "connect", settings.connect_heap,
-                       "org.apache.kafka.connect.cli.ConnectDistributed", conf)
+    cmd = _jvm_command(
+        settings,
+        "connect",
+        settings.connect_heap,
+        "org.apache.kafka.connect.cli.ConnectDistributed",
+        conf,
+    )
     return LocalProgram(name="connect", command=cmd)
 
 

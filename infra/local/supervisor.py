@@ -150,7 +150,13 @@ class Supervisor:
     def start_daemon(self) -> None:
         for directory in (self.settings.run_dir, self.settings.logs_dir):
             directory.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "supervisor.supervisord", "-c", str(config_path(self.settings))]
+        cmd = [
+            sys.executable,
+            "-m",
+            "supervisor.supervisord",
+            "-c",
+            str(config_path(self.settings)),
+        ]
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise EtlError(f"supervisord did not start: {(result.stdout + result.stderr).strip()}")
@@ -193,7 +199,9 @@ class Supervisor:
             self.rpc.supervisor.startProcess(name, False)
         except xmlrpc.client.Fault as fault:
             if "ALREADY_STARTED" not in fault.faultString:
-                raise EtlError(f"{name}: supervisord could not start it: {fault.faultString}")
+                raise EtlError(
+                    f"{name}: supervisord could not start it: {fault.faultString}"
+                ) from None
 
     def stop(self, name: str) -> None:
         self._stop_quietly(name)

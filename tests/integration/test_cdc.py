@@ -85,17 +85,30 @@ def test_insert_update_delete_arrive_as_debezium_envelopes(stack, source):
 
 def test_snapshot_of_existing_rows_arrives_as_reads(stack, source):
     oid = new_order(source, total="99.99")
-    snap = Settings(connector_name="snapshot-test", slot_name="snapshot_test_slot",
-                    topic_prefix="snaptest")
+    snap = Settings(
+        connector_name="snapshot-test", slot_name="snapshot_test_slot", topic_prefix="snaptest"
+    )
     client = ConnectClient(stack.connect_url)
-    assert client.ensure_connector(snap.connector_name, debezium_connector_config(snap)) == "created"
+    assert (
+        client.ensure_connector(snap.connector_name, debezium_connector_config(snap)) == "created"
+    )
     try:
-        records = collect(stack, snap.cdc_topic("orders"), None,
-                          lambda rs: any(for_order(oid)(r) for r in rs), timeout_s=90)
+        records = collect(
+            stack,
+            snap.cdc_topic("orders"),
+            None,
+            lambda rs: any(for_order(oid)(r) for r in rs),
+            timeout_s=90,
+        )
         mine = next(r for r in records if for_order(oid)(r))
         assert mine.value["op"] == "r"
         assert mine.value["after"]["total_amount"] == "99.99"
-        assert mine.value["source"]["snapshot"] in ("true", "last", "first", "last_in_data_collection")
+        assert mine.value["source"]["snapshot"] in (
+            "true",
+            "last",
+            "first",
+            "last_in_data_collection",
+        )
         assert all(r.value["op"] == "r" for r in records if r.value)
     finally:
         client.delete(snap.connector_name)
@@ -107,8 +120,9 @@ def _drop_slot(settings: Settings, slot: str, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     with psycopg.connect(settings.source_dsn(), autocommit=True) as conn:
         while True:
-            row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s",
-                               (slot,)).fetchone()
+            row = conn.execute(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,)
+            ).fetchone()
             if row is None:
                 return
             if not row[0]:
@@ -135,8 +149,10 @@ def _changes_survive(stack: Settings, source: psycopg.Connection, interrupt) -> 
     records = collect(stack, topic, start, all_created, timeout_s=120)
     created = [r.key["order_id"] for r in records if r.value and r.value["op"] == "c"]
     assert wanted <= set(created)
-    print(f"\n{len(wanted)} orders written around the interruption; {len(created)} create events "
-          f"followed, {len(created) - len(wanted)} of them redelivered (at-least-once)")
+    print(
+        f"\n{len(wanted)} orders written around the interruption; {len(created)} create events "
+        f"followed, {len(created) - len(wanted)} of them redelivered (at-least-once)"
+    )
 
 
 def test_connect_restart_resumes_from_stored_offsets(stack, source):

@@ -87,7 +87,9 @@ SNAPSHOT_QUERIES = {
     "customers": "SELECT customer_id, email, full_name, country FROM customers ORDER BY 1",
     "products": "SELECT product_id, sku, name, category, unit_price FROM products ORDER BY 1",
     "orders": "SELECT order_id, customer_id, status, total_amount FROM orders ORDER BY 1",
-    "order_items": "SELECT order_id, product_id, quantity, unit_price FROM order_items ORDER BY 1, 2",
+    "order_items": (
+        "SELECT order_id, product_id, quantity, unit_price FROM order_items ORDER BY 1, 2"
+    ),
 }
 
 

@@ -10,8 +10,14 @@ pytestmark = pytest.mark.unit
 
 
 def run_etl(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "etl", *args], capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "200", **env}, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "etl", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", **env},
+        timeout=120,
+        check=False,
+    )
 
 
 def test_negative_order_count_is_rejected():
@@ -40,7 +46,9 @@ def test_bad_config_value_names_the_key():
 
 
 def test_missing_postgres_binaries_name_themselves(tmp_path):
-    result = run_etl("up", ETL_HOME=str(tmp_path), ETL_PG_BINDIR=str(tmp_path), ETL_PORT_BASE="41000")
+    result = run_etl(
+        "up", ETL_HOME=str(tmp_path), ETL_PG_BINDIR=str(tmp_path), ETL_PORT_BASE="41000"
+    )
     assert result.returncode == 1
     assert "ETL_PG_BINDIR" in result.stderr and "postgres" in result.stderr
     assert "Traceback" not in result.stderr

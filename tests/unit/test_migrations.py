@@ -14,7 +14,7 @@ def test_versions_order_numerically(tmp_path):
 
 def test_bad_file_name_is_an_error(tmp_path):
     (tmp_path / "001_init.sql").write_text("SELECT 1;")
-    with pytest.raises(EtlError, match="V<NNN>__<name>.sql"):
+    with pytest.raises(EtlError, match=r"V<NNN>__<name>\.sql"):
         discover(tmp_path)
 
 

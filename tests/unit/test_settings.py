@@ -56,8 +56,14 @@ def test_dsn_quotes_the_password():
 
 def test_connection_env_names_are_stable():
     env = connection_env(Settings(port_base=20000))
-    for key in ["ETL_SOURCE_DSN", "ETL_WAREHOUSE_DSN", "ETL_KAFKA_BOOTSTRAP", "ETL_CONNECT_URL",
-                "ETL_CDC_TOPIC_ORDERS", "ETL_DLQ_TOPIC"]:
+    for key in [
+        "ETL_SOURCE_DSN",
+        "ETL_WAREHOUSE_DSN",
+        "ETL_KAFKA_BOOTSTRAP",
+        "ETL_CONNECT_URL",
+        "ETL_CDC_TOPIC_ORDERS",
+        "ETL_DLQ_TOPIC",
+    ]:
         assert key in env
     assert env["ETL_CDC_TOPIC_ORDERS"] == "cdc.public.orders"
     assert env["ETL_SOURCE_DSN"] == "postgresql://etl:etl@127.0.0.1:20000/shop"

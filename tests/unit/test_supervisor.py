@@ -13,8 +13,13 @@ pytestmark = pytest.mark.unit
 
 def test_config_restarts_rotates_and_waits_for_etl_up(tmp_path):
     s = Settings(home=tmp_path)
-    text = render_config(s, [LocalProgram("kafka", ["java", "-cp", "/lib dir/*", "kafka.Kafka"]),
-                             LocalProgram("source-db", ["postgres"], user="postgres")])
+    text = render_config(
+        s,
+        [
+            LocalProgram("kafka", ["java", "-cp", "/lib dir/*", "kafka.Kafka"]),
+            LocalProgram("source-db", ["postgres"], user="postgres"),
+        ],
+    )
     assert "[program:kafka]" in text and "[program:source-db]" in text
     assert "autorestart=true" in text and "autostart=false" in text
     assert "stdout_logfile_maxbytes=20MB" in text and "stdout_logfile_backups=5" in text
@@ -30,17 +35,23 @@ def test_percent_signs_are_escaped_for_supervisord(tmp_path):
 
 def test_restarts_count_crash_respawns_since_the_last_intentional_start(tmp_path):
     log = tmp_path / "supervisord.log"
-    log.write_text("\n".join([
-        "2026 INFO supervisord started with pid 1",
-        "2026 INFO spawned: 'kafka' with pid 10",
-        "2026 INFO exited: kafka (terminated by SIGKILL; not expected)",
-        "2026 INFO spawned: 'kafka' with pid 11",
-        "2026 INFO spawned: 'connect' with pid 12",
-    ]))
+    log.write_text(
+        "\n".join(
+            [
+                "2026 INFO supervisord started with pid 1",
+                "2026 INFO spawned: 'kafka' with pid 10",
+                "2026 INFO exited: kafka (terminated by SIGKILL; not expected)",
+                "2026 INFO spawned: 'kafka' with pid 11",
+                "2026 INFO spawned: 'connect' with pid 12",
+            ]
+        )
+    )
     assert spawn_count(log, "kafka") == 2
     assert spawn_count(log, "connect") == 1
-    log.write_text(log.read_text() + "\n2026 INFO stopped: kafka (exit status 0)\n"
-                   "2026 INFO spawned: 'kafka' with pid 13\n")
+    log.write_text(
+        log.read_text() + "\n2026 INFO stopped: kafka (exit status 0)\n"
+        "2026 INFO spawned: 'kafka' with pid 13\n"
+    )
     assert spawn_count(log, "kafka") == 1
 
 
