@@ -182,5 +182,16 @@ def demo(
     run_demo(_settings(), orders=orders, seed=seed_value, report=_report, out=out)
 
 
+@app.command()
+@handles_errors
+def dashboard() -> None:
+    """Serve the health dashboard on ETL_BIND_HOST:ETL_DASHBOARD_PORT (foreground)."""
+    from etl.dashboard import serve
+
+    settings = _settings()
+    console.print(f"dashboard on {settings.dashboard_url}")
+    serve(settings)
+
+
 def main() -> None:  # pragma: no cover - console-script shim
     app()

@@ -205,7 +205,8 @@ def status(settings: Settings) -> dict[str, Any]:
     for spec in catalog.SERVICES:
         entry: dict[str, Any] = {"name": spec.name, "port": spec.port(settings)}
         info = sup.info(spec.name) if running and spec.process else None
-        probe = probe_service(settings, spec.name) if running else Probe(False, "stack is down")
+        # Probe even without our supervisord: the services may run elsewhere (Docker).
+        probe = probe_service(settings, spec.name)
         if spec.process:
             process_state = info["statename"].lower() if info else "stopped"
             entry |= {
