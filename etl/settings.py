@@ -1,9 +1,9 @@
 """The one settings object every component's configuration is derived from.
 
-Values come from `ETL_*` environment variables (pydantic-settings). Ports default to offsets from
-one base port (`ETL_PORT_BASE`) so a second stack (the test suite's) moves every port by changing
-one number, and defaults stay off the well-known 5432/9092/8083. Anything derived (DSNs, topic names,
-bootstrap addresses) is a named function or property here, never written a second time elsewhere.
+Values come from `ETL_*` environment variables (pydantic-settings). Ports default to offsets
+from one base port (`ETL_PORT_BASE`) so a second stack (the test suite's) moves every port by
+changing one number, and defaults stay off the well-known 5432/9092/8083. Anything derived (DSNs,
+topic names, bootstrap addresses) is a named function or property here, never written twice.
 """
 
 from __future__ import annotations
