@@ -1,0 +1,178 @@
+"""Apply one batch of change records to the warehouse in ONE transaction, with its offsets.
+
+Order inside the transaction, and why:
+
+1. COPY the records into session-temporary staging tables (typed by PostgreSQL, not Python).
+2. Take the warehouse-wide apply lock (`pg_advisory_xact_lock`): loaders sharing the partitions
+   consume and parse in parallel but apply one batch at a time. Batches of different partitions
+   touch shared rows (an order's lines live on other partitions than the order; several orders
+   add to one daily summary row), and the delta of a summary is only right if nobody changes
+   the same orders between reading the old contribution and writing the new one.
+3. Compare-and-set the batch's offsets (loaders/offsets.py); a zombie batch stops here.
+4. Count the fresh changes (newer than stored) for the audit; snapshot the old contribution
+   of every order the batch can affect.
+5. Dimensions (SCD2), inferred members for facts whose member is missing, facts
+   (newer-version-wins, soft deletes), then the daily summaries by delta.
+6. One audit row; COMMIT. A crash before COMMIT leaves nothing; after it, everything.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from loaders.batch import ChangeBatch, TopicPartitionKey
+from loaders.entities import ENTITIES, META_COLUMNS, Entity
+from loaders.offsets import advance_offsets
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+APPLY_LOCK_KEY = 7_230_612  # pg_advisory_xact_lock key: one batch applies at a time
+DIMENSIONS = ("customers", "products")
+#: fact staging table -> dimension whose members it references
+FACT_MEMBERS = (("orders", "customers"), ("order_items", "products"))
+_STAGING_DDL = "CREATE TEMP TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS"
+_NEXT_BATCH_ID = "SELECT nextval(pg_get_serial_sequence('dw.etl_load_audit', 'batch_id'))"
+_AUDIT = (
+    "INSERT INTO dw.etl_load_audit (batch_id, loader_id, started_at, duration_ms, rows_in,"
+    " applied, skipped_stale, rejected, per_entity, offsets, max_source_committed_at)"
+    " OVERRIDING SYSTEM VALUE VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+    " to_timestamp(%s / 1000.0))"
+)
+
+
+@dataclass
+class BatchResult:
+    batch_id: int
+    rows_in: int
+    applied: int
+    stale: int
+    rejected: int
+    duration_ms: float
+    end_offsets: dict[TopicPartitionKey, int] = field(default_factory=dict)
+    per_entity: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"batch_id": self.batch_id, "rows_in": self.rows_in, "applied": self.applied,
+                "stale": self.stale, "rejected": self.rejected,
+                "duration_ms": round(self.duration_ms, 1), "per_entity": self.per_entity}
+
+
+@cache
+def sql_file(name: str) -> str:
+    return (SQL_DIR / name).read_text()
+
+
+def qualified(name: str) -> sql.Identifier:
+    return sql.Identifier(*name.split("."))
+
+
+def entity_sql(name: str, entity: Entity, **extra: sql.Composable) -> sql.Composed:
+    """An SQL template from loaders/sql/ with the entity's identifiers filled in."""
+    cols = [sql.Identifier(c) for c in entity.column_names]
+    return sql.SQL(sql_file(name)).format(
+        key=sql.Identifier(entity.key),
+        stg=sql.Identifier(entity.staging_table),
+        target=qualified(entity.target),
+        dim=qualified(entity.target),
+        cols=sql.SQL(", ").join(cols),
+        f_cols=sql.SQL(", ").join(sql.SQL("f.{}").format(c) for c in cols),
+        fresh=sql.Identifier(f"fresh_{entity.name}"),
+        fresh_deletes=sql.Identifier(f"fresh_deletes_{entity.name}"),
+        **extra,
+    )
+
+
+def ensure_staging_tables(conn: psycopg.Connection) -> None:
+    """Session-temporary staging tables, emptied at each transaction end (ON COMMIT DELETE ROWS)."""
+    for entity in ENTITIES.values():
+        columns = [*META_COLUMNS, (entity.key, "bigint"), *entity.columns]
+        conn.execute(sql.SQL(_STAGING_DDL).format(
+            sql.Identifier(entity.staging_table),
+            sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t))
+                               for n, t in columns),
+        ))
+
+
+def copy_into_staging(conn: psycopg.Connection, batch: ChangeBatch) -> None:
+    with conn.cursor() as cur:
+        for name, rows in batch.rows.items():
+            if not rows:
+                continue
+            entity = ENTITIES[name]
+            names = [n for n, _ in META_COLUMNS] + [entity.key, *entity.column_names]
+            statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                sql.Identifier(entity.staging_table),
+                sql.SQL(", ").join(map(sql.Identifier, names)))
+            with cur.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+
+def apply_staged(conn: psycopg.Connection) -> None:
+    """Steps 4b-5: everything after the counts, over whatever the staging tables hold."""
+    conn.execute(sql_file("affected_orders.sql").encode())
+    for name in DIMENSIONS:
+        conn.execute(entity_sql("dimension_scd2.sql", ENTITIES[name]))
+    for fact, member in FACT_MEMBERS:
+        conn.execute(entity_sql("inferred_members.sql", ENTITIES[member],
+                                fact_stg=sql.Identifier(ENTITIES[fact].staging_table)))
+    conn.execute(sql_file("fact_orders.sql").encode())
+    conn.execute(sql_file("fact_order_items.sql").encode())
+    conn.execute(sql_file("daily_sales_delta.sql").encode())
+
+
+def count_fresh(conn: psycopg.Connection, batch: ChangeBatch) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {}
+    for name, rows in batch.rows.items():
+        if not rows:
+            continue
+        row = conn.execute(entity_sql("count_fresh.sql", ENTITIES[name])).fetchone()
+        counts[name] = {"rows_in": len(rows), "applied": int(row[0]) if row else 0}
+    return counts
+
+
+def apply_batch(
+    conn: psycopg.Connection,
+    batch: ChangeBatch,
+    expected_offsets: dict[TopicPartitionKey, int | None],
+    loader_id: str,
+) -> BatchResult:
+    """Load `batch` and advance its offsets atomically; raise offsets.Fenced if not ours.
+
+    `expected_offsets` is what this loader believes the warehouse stores for each partition of
+    the batch (None: no row yet). The connection must be in autocommit mode, so that the
+    `transaction()` block below is the batch's own BEGIN/COMMIT, never a savepoint.
+    """
+    assert conn.autocommit, "apply_batch needs an autocommit connection (it runs its own BEGIN)"
+    started = time.perf_counter()
+    started_at = datetime.now(UTC)
+    with conn.transaction():
+        ensure_staging_tables(conn)
+        copy_into_staging(conn, batch)
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPLY_LOCK_KEY,))
+        row = conn.execute(_NEXT_BATCH_ID).fetchone()
+        assert row is not None
+        batch_id = int(row[0])
+        advance_offsets(conn, batch.offsets, expected_offsets, batch_id, loader_id)
+        per_entity = count_fresh(conn, batch)
+        apply_staged(conn)
+        applied = sum(c["applied"] for c in per_entity.values())
+        stale = batch.rows_in - batch.rejected - applied
+        offsets = [{"topic": t, "partition": p, "from": r.first, "to": r.next}
+                   for (t, p), r in sorted(batch.offsets.items())]
+        conn.execute(_AUDIT, (
+            batch_id, loader_id, started_at, (time.perf_counter() - started) * 1000,
+            batch.rows_in, applied, stale, batch.rejected, Jsonb(per_entity), Jsonb(offsets),
+            batch.max_source_ts_ms))
+    return BatchResult(
+        batch_id=batch_id, rows_in=batch.rows_in, applied=applied, stale=stale,
+        rejected=batch.rejected, duration_ms=(time.perf_counter() - started) * 1000,
+        end_offsets={tp: r.next for tp, r in batch.offsets.items()}, per_entity=per_entity,
+    )
