@@ -6,7 +6,19 @@ are answered by `RecordingMocks`, which returns the computed outputs the real pr
 """
 
 import pulumi
+import pytest
 
-from tests.infra.pulumi_harness import RecordingMocks
+from tests.infra.pulumi_harness import ProgramRun, RecordingMocks, run_program
 
 pulumi.runtime.set_mocks(RecordingMocks(), project="cdc-etl", stack="dev", preview=False)
+
+
+@pytest.fixture(scope="session")
+def dev_run() -> ProgramRun:
+    """The dev stack (Pulumi.dev.yaml) run once under mocks; passwords generated."""
+    return run_program("dev")
+
+
+@pytest.fixture(scope="session")
+def staging_run() -> ProgramRun:
+    return run_program("staging")

@@ -21,6 +21,20 @@ NETWORK = "docker:index/network:Network"
 DYNAMIC = "pulumi-python:dynamic:Resource"
 
 
+# How a secret input reaches the mock monitor: a map tagged with Pulumi's secret signature.
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(_SIG_KEY) == _SECRET_SIG
+
+
+def reveal(value: Any) -> Any:
+    """The plain value of a possibly secret input."""
+    return value["value"] if is_secret(value) else value
+
+
 def fake_digest(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
@@ -77,11 +91,11 @@ class ProgramRun:
         return {c.inputs["hostname"]: c.inputs for c in self.mocks.of_type(CONTAINER)}
 
     def env(self, service: str) -> dict[str, str]:
-        return dict(e.split("=", 1) for e in self.containers()[service]["envs"])
+        return dict(e.split("=", 1) for e in reveal(self.containers()[service]["envs"]))
 
     def connector_inputs(self) -> dict[str, Any]:
         [connector] = [r for r in self.mocks.of_type(DYNAMIC) if "connector_name" in r.inputs]
-        return connector.inputs
+        return {key: reveal(value) for key, value in connector.inputs.items()}
 
 
 def run_program(stack: str, overrides: dict[str, Any] | None = None,

@@ -1,0 +1,228 @@
+"""One source of truth: what the containers get equals what the local runner uses.
+
+Each comparison rebuilds the expected values from `infra.catalog` / `infra.local.services` for the
+same settings, and decodes the container env the way the image itself does (ports of the images'
+own env-to-property rules), so a wrong env spelling would fail here, not in a container at night.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from etl.settings import CAPTURED_TABLES, Settings, connection_env
+from infra import catalog
+from infra.local import services as local
+from infra.pulumi.stack_config import DEFAULT_PORT_BASE, settings_from
+from tests.infra.pulumi_harness import REPO, ProgramRun, run_program
+
+pytestmark = pytest.mark.infra
+
+#: Broker/worker properties that name the host or path a process runs on; everything else must
+#: be byte-for-byte the local runner's.
+KAFKA_PLACEMENT = {"listeners", "advertised.listeners", "controller.quorum.voters", "log.dirs"}
+CONNECT_PLACEMENT = {"bootstrap.servers", "listeners", "rest.advertised.host.name", "plugin.path"}
+PASSWORDS = {"dbPassword": "db-pass-from-config", "replicationPassword": "repl-pass-from-config"}
+
+
+def stack_settings(stack: str, **extra: Any) -> Settings:
+    """The settings a stack file describes, built independently of the program."""
+    raw = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return settings_from({"port_base": DEFAULT_PORT_BASE, **raw["cdc-etl:settings"], **extra})
+
+
+def kafka_image_property(env_name: str) -> str:
+    """The apache/kafka image's ConvertKey (docker/resources/utility/utility.go), ported."""
+    key = env_name.removeprefix("KAFKA_")
+    key = re.sub(r"[^_]_[^_]", lambda m: m.group(0).replace("_", "."), key)
+    return key.replace("___", "-").replace("__", "_").lower()
+
+
+#: configureDefaults of the apache/kafka image: applied to every one of these left unset.
+KAFKA_IMAGE_DEFAULTS = {
+    "CLUSTER_ID": "5L6g3nShT-eMCtK--X86sw", "KAFKA_NODE_ID": "1",
+    "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP":
+        "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT",
+    "KAFKA_LISTENERS": "PLAINTEXT://localhost:29092,CONTROLLER://localhost:29093",
+    "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://localhost:29092",
+    "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1", "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+    "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+    "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+    "KAFKA_PROCESS_ROLES": "broker,controller",
+    "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:29093",
+    "KAFKA_INTER_BROKER_LISTENER_NAME": "PLAINTEXT",
+    "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+    "KAFKA_LOG_DIRS": "/tmp/kraft-combined-logs",
+}
+
+
+def kafka_image_properties(env: dict[str, str]) -> dict[str, str]:
+    """server.properties as the image renders it from the container env (defaults included)."""
+    effective = {**KAFKA_IMAGE_DEFAULTS, **env}
+    skip = {"KAFKA_HEAP_OPTS"}
+    return {kafka_image_property(k): v for k, v in effective.items()
+            if k.startswith("KAFKA_") and k not in skip}
+
+
+#: The Debezium connect entrypoint's short variables -> the CONNECT_* it always exports from
+#: them (overwriting a CONNECT_* given directly), and their defaults.
+DEBEZIUM_SHORT = {
+    "BOOTSTRAP_SERVERS": "CONNECT_BOOTSTRAP_SERVERS", "GROUP_ID": "CONNECT_GROUP_ID",
+    "CONFIG_STORAGE_TOPIC": "CONNECT_CONFIG_STORAGE_TOPIC",
+    "OFFSET_STORAGE_TOPIC": "CONNECT_OFFSET_STORAGE_TOPIC",
+    "STATUS_STORAGE_TOPIC": "CONNECT_STATUS_STORAGE_TOPIC",
+    "KEY_CONVERTER": "CONNECT_KEY_CONVERTER", "VALUE_CONVERTER": "CONNECT_VALUE_CONVERTER",
+    "OFFSET_FLUSH_INTERVAL_MS": "CONNECT_OFFSET_FLUSH_INTERVAL_MS",
+    "OFFSET_FLUSH_TIMEOUT_MS": "CONNECT_OFFSET_FLUSH_TIMEOUT_MS",
+    "SHUTDOWN_TIMEOUT": "CONNECT_TASK_SHUTDOWN_GRACEFUL_TIMEOUT_MS",
+    "ADVERTISED_HOST_NAME": "CONNECT_REST_ADVERTISED_HOST_NAME",
+    "ADVERTISED_PORT": "CONNECT_REST_ADVERTISED_PORT",
+    "REST_PORT": "CONNECT_REST_PORT", "REST_HOST_NAME": "CONNECT_REST_HOST_NAME",
+}
+_JSON = "org.apache.kafka.connect.json.JsonConverter"
+DEBEZIUM_DEFAULTS = {
+    "REST_PORT": "8083", "REST_HOST_NAME": "<container ip>", "ADVERTISED_PORT": "8083",
+    "ADVERTISED_HOST_NAME": "<container ip>", "GROUP_ID": "1", "OFFSET_FLUSH_INTERVAL_MS": "60000",
+    "OFFSET_FLUSH_TIMEOUT_MS": "5000", "SHUTDOWN_TIMEOUT": "10000", "KEY_CONVERTER": _JSON,
+    "VALUE_CONVERTER": _JSON, "CONFIG_STORAGE_TOPIC": "", "OFFSET_STORAGE_TOPIC": "",
+}
+#: Properties only the entrypoint adds (not in the catalog).
+DEBEZIUM_EXTRAS = {"rest.port", "rest.host.name", "offset.flush.timeout.ms",
+                   "task.shutdown.graceful.timeout.ms"}
+
+
+def debezium_image_properties(env: dict[str, str]) -> dict[str, str]:
+    """What the debezium/connect entrypoint writes into connect-distributed.properties."""
+    exported = {k: v for k, v in env.items() if k.startswith("CONNECT_")}
+    short = {**DEBEZIUM_DEFAULTS, **{k: v for k, v in env.items() if k in DEBEZIUM_SHORT}}
+    exported |= {DEBEZIUM_SHORT[k]: v for k, v in short.items()}
+    return {k.removeprefix("CONNECT_").lower().replace("_", "."): v for k, v in exported.items()}
+
+
+def read_properties(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def local_settings(stack: str, tmp_path: Path) -> Settings:
+    return stack_settings(stack, home=tmp_path)
+
+
+@pytest.fixture(scope="module")
+def configured_run() -> ProgramRun:
+    return run_program("dev", secrets=PASSWORDS)
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_broker_env_decodes_to_the_catalog_and_local_properties(
+    stack: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    run: ProgramRun = request.getfixturevalue(f"{stack}_run")
+    settings = stack_settings(stack)
+    brokers = sorted(s for s in run.containers() if s.startswith("kafka-"))
+    voters = ",".join(f"{n}@kafka-{n}:{settings.port('kafka_controller')}"
+                      for n in range(1, len(brokers) + 1))
+    local_props = read_properties(local.kafka_config_path(local_settings(stack, tmp_path)))
+    for node_id, service in enumerate(brokers, start=1):
+        seen = kafka_image_properties(run.env(service))
+        assert seen == catalog.kafka_broker_properties(
+            settings, node_id=node_id, host=service, port=settings.port("kafka"),
+            controller_port=settings.port("kafka_controller"), quorum_voters=voters,
+            log_dirs="/var/lib/kafka/data")
+        assert set(seen) == set(local_props)
+        differing = {k for k in seen if seen[k] != local_props[k]}
+        assert differing <= KAFKA_PLACEMENT | {"node.id"}, differing
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_connect_env_decodes_to_the_local_worker_properties(
+    stack: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    run: ProgramRun = request.getfixturevalue(f"{stack}_run")
+    seen = debezium_image_properties(run.env("connect"))
+    local.connect_program(local_settings(stack, tmp_path))
+    local_props = read_properties(tmp_path / "conf" / "connect" / "connect-distributed.properties")
+    assert set(seen) - DEBEZIUM_EXTRAS == set(local_props)
+    differing = {k for k in local_props if seen[k] != local_props[k]}
+    assert differing <= CONNECT_PLACEMENT, differing
+    assert seen["bootstrap.servers"] == run.outputs["kafkaBootstrapServers"]
+    assert seen["listeners"] == f"http://connect:{seen['rest.port']}"
+
+
+def test_connector_config_is_the_catalogs_with_the_network_host(configured_run: ProgramRun) -> None:
+    settings = stack_settings("dev", replication_password=PASSWORDS["replicationPassword"])
+    inputs = configured_run.connector_inputs()
+    assert inputs["connector_name"] == settings.connector_name
+    assert inputs["config"] == catalog.debezium_connector_config(settings, db_host="source-db")
+    local_config = catalog.debezium_connector_config(settings)  # what `etl up` PUTs
+    differing = {k for k in local_config if local_config[k] != inputs["config"][k]}
+    assert differing == {"database.hostname"}
+
+
+def container_settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """`Settings()` as the project image computes it from its environment."""
+    import os
+
+    for key in [k for k in os.environ if k.startswith("ETL_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return Settings()
+
+
+def test_app_containers_see_the_same_settings_and_topic_names(
+    configured_run: ProgramRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = stack_settings("dev", db_password=PASSWORDS["dbPassword"],
+                              replication_password=PASSWORDS["replicationPassword"])
+    local_only = {"home", "lib_dir_override", "bind_host"}
+    for service in ("source-init", "topics-init", "transform", "loader-1", "dashboard"):
+        env = configured_run.env(service)
+        seen = container_settings(env, monkeypatch)
+        dump, want = seen.model_dump(), expected.model_dump()
+        for field in set(want) - local_only:
+            assert str(dump[field]) == str(want[field]) or (
+                dump[field].get_secret_value() == want[field].get_secret_value()), field
+        assert [seen.cdc_topic(t) for t in CAPTURED_TABLES] == [
+            expected.cdc_topic(t) for t in CAPTURED_TABLES]
+        assert seen.pipeline_topics() == expected.pipeline_topics()
+        assert seen.connect_internal_topics() == expected.connect_internal_topics()
+        # the `etl env` variable names, with values for the Docker network
+        assert set(env) >= {"ETL_SOURCE_DSN", "ETL_WAREHOUSE_DSN", "ETL_KAFKA_BOOTSTRAP"}
+        assert {k for k in env if k in connection_env(expected)} >= {
+            "ETL_SOURCE_DSN", "ETL_WAREHOUSE_DSN", "ETL_KAFKA_BOOTSTRAP", "ETL_CONNECT_URL"}
+        assert env["ETL_WAREHOUSE_DSN"] == expected.warehouse_dsn(host="warehouse-db")
+
+
+def test_one_shot_tasks_reach_their_server_through_settings(
+    configured_run: ProgramRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """init_tasks call `prepare_source(settings)` / `ensure_topics(settings, ...)` unchanged."""
+    source = container_settings(configured_run.env("source-init"), monkeypatch)
+    assert source.source_dsn() == configured_run.outputs["sourceDsnInNetwork"]
+    topics = container_settings(configured_run.env("topics-init"), monkeypatch)
+    assert topics.kafka_bootstrap in configured_run.outputs["kafkaBootstrapServers"].split(",")
+    transform = container_settings(configured_run.env("transform"), monkeypatch)
+    assert transform.kafka_bootstrap in configured_run.outputs["kafkaBootstrapServers"].split(",")
+
+
+def test_postgres_gucs_are_the_catalogs(dev_run: ProgramRun) -> None:
+    settings = stack_settings("dev")
+    for role in ("source", "warehouse"):
+        command = dev_run.containers()[f"{role}-db"]["command"]
+        gucs = dict(arg.split("=", 1) for arg in command[2::2])
+        assert command[0] == "postgres" and set(command[1::2]) == {"-c"}
+        assert gucs == catalog.postgres_server_settings(settings, role)
+        assert dev_run.env(f"{role}-db")["PGPORT"] == str(settings.port(f"{role}_db"))
+
+
+def test_stack_outputs_use_the_settings_ports(dev_run: ProgramRun) -> None:
+    settings = stack_settings("dev")
+    assert dev_run.outputs["kafkaBootstrapServers"] == f"kafka-1:{settings.port('kafka')}"
+    assert dev_run.outputs["connectUrl"] == f"http://127.0.0.1:{settings.port('connect')}"
+    assert dev_run.outputs["dashboardUrl"] == f"http://127.0.0.1:{settings.port('dashboard')}"
+    assert json.dumps(dev_run.outputs)  # plain, serialisable values

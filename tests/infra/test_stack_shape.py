@@ -1,0 +1,141 @@
+"""What `pulumi up` would create, per stack file: resources, container hygiene, exposure."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+from tests.infra.pulumi_harness import (
+    CONTAINER,
+    DYNAMIC,
+    IMAGE,
+    NETWORK,
+    REMOTE_IMAGE,
+    VOLUME,
+    ProgramRun,
+    run_program,
+)
+
+pytestmark = pytest.mark.infra
+
+ONE_SHOT = {"source-init", "topics-init"}
+PINNED = re.compile(r"^[\w./-]+:(?!latest$)[\w][\w.-]*$")
+
+
+def stateful(service: str) -> bool:
+    """Services whose data must survive a container replacement."""
+    return service in {"source-db", "warehouse-db", "transform"} or service.startswith(
+        ("kafka-", "spark-worker-"))
+
+
+@pytest.fixture(params=["dev", "staging"])
+def any_run(request: pytest.FixtureRequest) -> ProgramRun:
+    return request.getfixturevalue(f"{request.param}_run")
+
+
+def test_dev_stack_creates_exactly_the_expected_resources(dev_run: ProgramRun) -> None:
+    registered = Counter(r.typ for r in dev_run.mocks.resources)
+    assert registered == {
+        NETWORK: 1, IMAGE: 1, REMOTE_IMAGE: 3, VOLUME: 4, CONTAINER: 11,
+        DYNAMIC: 3,  # two generated passwords and the connector
+        "cdc-etl:index:PostgresServer": 2, "cdc-etl:index:KafkaCluster": 1,
+        "cdc-etl:index:DebeziumConnect": 1, "cdc-etl:index:SparkCluster": 1,
+        "cdc-etl:index:PipelineApp": 1,
+    }
+    assert set(dev_run.containers()) == {
+        "source-db", "warehouse-db", "kafka-1", "connect", "spark-master", "spark-worker-1",
+        "source-init", "topics-init", "transform", "loader-1", "dashboard",
+    }
+    assert sorted(v.inputs["name"] for v in dev_run.mocks.of_type(VOLUME)) == [
+        "cdc-dev-etl-state", "cdc-dev-kafka-1-data", "cdc-dev-source-db-data",
+        "cdc-dev-warehouse-db-data",
+    ]
+
+
+def test_staging_scales_brokers_workers_and_loaders(staging_run: ProgramRun) -> None:
+    services = set(staging_run.containers())
+    assert {s for s in services if s.startswith("kafka-")} == {"kafka-1", "kafka-2", "kafka-3"}
+    assert {s for s in services if s.startswith("spark-worker-")} == {
+        "spark-worker-1", "spark-worker-2"}
+    assert {s for s in services if s.startswith("loader-")} == {"loader-1", "loader-2"}
+    for node in (1, 2, 3):
+        env = staging_run.env(f"kafka-{node}")
+        assert env["KAFKA_NODE_ID"] == str(node)
+        assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == "3"
+        assert env["KAFKA_MIN_INSYNC_REPLICAS"] == "2"
+        assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
+        assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"].count("@") == 3
+    assert len({staging_run.env(f"kafka-{n}")["CLUSTER_ID"] for n in (1, 2, 3)}) == 1
+    assert staging_run.env("connect")["CONNECT_CONFIG_STORAGE_REPLICATION_FACTOR"] == "3"
+    config = staging_run.connector_inputs()["config"]
+    assert config["topic.creation.default.replication.factor"] == "3"
+    topics_env = staging_run.env("topics-init")
+    assert (topics_env["ETL_REPLICATION_FACTOR"], topics_env["ETL_MIN_INSYNC_REPLICAS"]) == (
+        "3", "2")
+    assert staging_run.outputs["kafkaBootstrapServers"].count(",") == 2
+
+
+def test_every_image_is_pinned(any_run: ProgramRun) -> None:
+    refs = [r.inputs["name"] for r in any_run.mocks.of_type(REMOTE_IMAGE)]
+    assert refs and all(PINNED.match(ref) for ref in refs), refs
+    [built] = any_run.mocks.of_type(IMAGE)
+    assert PINNED.match(built.inputs["imageName"])
+    for service, container in any_run.containers().items():
+        # An image ID (content-addressed), never a moving tag.
+        assert container["image"].startswith("sha256:"), service
+
+
+def test_every_container_has_a_health_check_and_a_restart_policy(any_run: ProgramRun) -> None:
+    for service, container in any_run.containers().items():
+        health = container["healthcheck"]
+        if service in ONE_SHOT:
+            assert health["tests"] == ["NONE"], service
+            assert (container["restart"], container["attach"], container["mustRun"]) == (
+                "no", True, False), service
+            continue
+        assert health["tests"][0] == "CMD" and len(health["tests"]) > 1, service
+        assert health["retries"] > 0 and health["interval"], service
+        assert container["restart"] == "unless-stopped", service
+        assert container["wait"] is True, service
+
+
+def test_stateful_containers_keep_data_on_named_volumes(any_run: ProgramRun) -> None:
+    volume_names = {v.inputs["name"] for v in any_run.mocks.of_type(VOLUME)}
+    for service, container in any_run.containers().items():
+        mounted = {v["volumeName"] for v in container.get("volumes", [])}
+        if stateful(service):
+            assert mounted, f"{service} has no volume"
+        assert mounted <= volume_names, service
+
+
+def test_all_containers_share_one_network(any_run: ProgramRun) -> None:
+    [network] = any_run.mocks.of_type(NETWORK)
+    for service, container in any_run.containers().items():
+        [attached] = container["networksAdvanced"]
+        assert attached["name"] == network.inputs["name"]
+        assert attached["aliases"] == [service]
+
+
+def published(run: ProgramRun) -> dict[str, list[dict]]:
+    return {s: c["ports"] for s, c in run.containers().items() if c.get("ports")}
+
+
+def test_only_dashboard_connect_and_configured_databases_publish_on_loopback(
+    dev_run: ProgramRun, staging_run: ProgramRun
+) -> None:
+    # dev sets publishDatabases: true, staging does not.
+    assert set(published(dev_run)) == {"dashboard", "connect", "source-db", "warehouse-db"}
+    assert set(published(staging_run)) == {"dashboard", "connect"}
+    for run in (dev_run, staging_run):
+        for service, ports in published(run).items():
+            assert all(p["ip"] == "127.0.0.1" for p in ports), service
+    assert dev_run.outputs["dashboardUrl"].startswith("http://127.0.0.1:")
+
+
+def test_a_wider_bind_happens_only_when_configured() -> None:
+    run = run_program("staging", overrides={"hostIp": "0.0.0.0"})
+    ips = {p["ip"] for ports in published(run).values() for p in ports}
+    assert ips == {"0.0.0.0"}
+    assert run.outputs["connectUrl"].startswith("http://127.0.0.1:")
