@@ -8,6 +8,7 @@ format) are guarded by what they leave on disk, so `etl up` can call them every 
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import shutil
 import subprocess
@@ -233,11 +234,18 @@ def format_kafka_storage(settings: Settings) -> bool:
     return True
 
 
+def _config_digest(*paths: Path) -> dict[str, str]:
+    """An env entry that changes with the config files' content, so supervisord sees a changed
+    program (and `etl up` restarts it) when only a file behind an unchanged command line changed."""
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()[:16]
+    return {"ETL_CONFIG_DIGEST": digest}
+
+
 def kafka_program(settings: Settings) -> LocalProgram:
-    cmd = _jvm_command(
-        settings, "kafka", settings.kafka_heap, "kafka.Kafka", kafka_config_path(settings)
-    )
-    return LocalProgram(name="kafka", command=cmd)
+    conf = kafka_config_path(settings)
+    cmd = _jvm_command(settings, "kafka", settings.kafka_heap, "kafka.Kafka", conf)
+    log_conf = settings.conf_dir / "log4j2-kafka.xml"
+    return LocalProgram(name="kafka", command=cmd, environment=_config_digest(conf, log_conf))
 
 
 def connect_program(settings: Settings) -> LocalProgram:
@@ -251,7 +259,8 @@ def connect_program(settings: Settings) -> LocalProgram:
         "org.apache.kafka.connect.cli.ConnectDistributed",
         conf,
     )
-    return LocalProgram(name="connect", command=cmd)
+    log_conf = settings.conf_dir / "log4j2-connect.xml"
+    return LocalProgram(name="connect", command=cmd, environment=_config_digest(conf, log_conf))
 
 
 def check_jars_present(settings: Settings) -> None:

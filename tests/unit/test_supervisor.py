@@ -78,3 +78,15 @@ def _dead_pid() -> int:
     while Path(f"/proc/{pid}").exists():
         pid -= 1
     return pid
+
+
+def test_a_changed_config_file_changes_the_program_definition(tmp_path):
+    """supervisord restarts a program only when its definition changes: the file digest is in it."""
+    from infra.local.services import connect_program
+
+    first = connect_program(Settings(home=tmp_path, heartbeat_interval_ms=1000))
+    same = connect_program(Settings(home=tmp_path, heartbeat_interval_ms=1000))
+    changed = connect_program(Settings(home=tmp_path, replication_factor=3, min_insync_replicas=1))
+    assert first.environment == same.environment
+    assert first.environment != changed.environment
+    assert first.command == changed.command  # same file path: only the digest tells them apart
