@@ -31,7 +31,6 @@ from loaders.batch import ChangeBatch
 from loaders.offsets import stored_offsets
 from loaders.schema import prepare_warehouse
 
-BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 DATA_TABLES = ("dim_customer", "dim_product", "fact_orders", "fact_order_items",
                "agg_daily_sales", "agg_daily_sales_by_country", "etl_offsets", "etl_load_audit")
 
@@ -76,44 +75,6 @@ def wh(warehouse_settings: Settings) -> Iterator[psycopg.Connection]:
         conn.execute(f"TRUNCATE {tables} RESTART IDENTITY")
         conn.execute("SET TIME ZONE 'UTC'")
         yield conn
-
-
-def change(entity: str, key: int, version: int, op: str = "u", **data: Any) -> dict[str, Any]:
-    """A curated change record (etl/records.py); source time = BASE_MS + version seconds."""
-    from loaders.entities import ENTITIES
-
-    key_col = ENTITIES[entity].key
-    ts_ms = BASE_MS + version * 1000
-    return {"entity": entity, "op": op, "key": {key_col: key}, "version": version,
-            "tx_id": version, "source_ts_ms": ts_ms, "event_ts_ms": ts_ms + 5,
-            "deleted": op == "d", "data": {key_col: key, **data}}
-
-
-def customer(cid: int, version: int, country: str = "DE", op: str = "u", **extra: Any) -> dict:
-    return change("customers", cid, version, op, email=f"c{cid}@example.org",
-                  full_name=extra.pop("full_name", f"Customer {cid}"), country=country,
-                  created_at="2026-01-01T00:00:00Z",
-                  updated_at=f"2026-01-01T00:{version // 60:02d}:{version % 60:02d}Z",
-                  **extra)
-
-
-def product(pid: int, version: int, price: str = "10.00", op: str = "u") -> dict:
-    return change("products", pid, version, op, sku=f"SKU-{pid}", name=f"Product {pid}",
-                  category="books", unit_price=price, currency="EUR",
-                  created_at="2026-01-01T00:00:00Z", updated_at="2026-01-01T00:00:00Z")
-
-
-def order(oid: int, version: int, cid: int = 1, status: str = "pending", total: str = "20.00",
-          day: str = "2026-01-05", op: str = "u") -> dict:
-    return change("orders", oid, version, op, customer_id=cid, status=status, currency="EUR",
-                  total_amount=total, ordered_at=f"{day}T10:00:00Z",
-                  updated_at=f"{day}T10:00:{version % 60:02d}Z")
-
-
-def item(iid: int, version: int, oid: int, pid: int = 1, qty: int = 2, price: str = "10.00",
-         op: str = "u") -> dict:
-    return change("order_items", iid, version, op, order_id=oid, product_id=pid, quantity=qty,
-                  unit_price=price)
 
 
 class Applier:

@@ -13,7 +13,8 @@ import pytest
 from loaders.apply import apply_batch, sql_file
 from loaders.batch import ChangeBatch
 from loaders.offsets import Fenced
-from tests.unit.loaders.conftest import Applier, customer, item, order, product
+from tests.unit.loaders.conftest import Applier
+from tests.unit.loaders.records import change_history, customer, item, order, product
 
 pytestmark = pytest.mark.unit
 
@@ -188,39 +189,6 @@ def test_rejected_records_are_counted_not_loaded(wh: psycopg.Connection) -> None
     assert one(wh, "SELECT next_offset FROM dw.etl_offsets") == 3
 
 
-def _history(rng: random.Random) -> list[dict]:
-    """A plausible change history: customers that move, orders that progress, lines edited."""
-    records: list[dict] = []
-    version = 0
-
-    def nxt() -> int:
-        nonlocal version
-        version += 1
-        return version
-
-    for cid in range(1, 6):
-        records.append(customer(cid, nxt(), country=rng.choice(["DE", "FR", "NL"])))
-    for pid in range(1, 4):
-        records.append(product(pid, nxt()))
-    for oid in range(1, 25):
-        cid, day = rng.randint(1, 5), f"2026-01-0{rng.randint(1, 4)}"
-        lines = {100 * oid + n: (rng.randint(1, 3), rng.randint(1, 4)) for n in range(2)}
-        total = f"{sum(q * 10 for _, q in lines.values())}.00"
-        records.append(order(oid, nxt(), cid=cid, total=total, day=day))
-        for iid, (pid, qty) in lines.items():
-            records.append(item(iid, nxt(), oid=oid, pid=pid, qty=qty))
-        fate = rng.random()
-        if fate < 0.3:
-            records.append(order(oid, nxt(), cid=cid, status="cancelled", total=total, day=day))
-        elif fate < 0.45:
-            for iid in lines:
-                records.append(item(iid, nxt(), oid=oid, op="d"))
-            records.append(order(oid, nxt(), cid=cid, total=total, day=day, op="d"))
-        elif fate < 0.6:
-            records.append(customer(cid, nxt(), country=rng.choice(["ES", "IT"])))
-    return records
-
-
 def _state(conn: psycopg.Connection) -> dict[str, list[tuple]]:
     return {
         "orders": conn.execute("SELECT order_id, status, total_amount, item_quantity, is_deleted,"
@@ -236,7 +204,7 @@ def _state(conn: psycopg.Connection) -> dict[str, list[tuple]]:
 def test_replaying_everything_shuffled_changes_nothing(wh: psycopg.Connection, apply: Applier,
                                                        seed: int) -> None:
     rng = random.Random(seed)
-    records = _history(rng)
+    records = change_history(rng, orders=24)
     for start in range(0, len(records), 17):  # in order, in uneven batches
         apply(*records[start:start + 17])
     expected = _state(wh)

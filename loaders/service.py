@@ -1,0 +1,250 @@
+"""The warehouse loader: curated change records from Kafka into the `dw` star schema.
+
+Assumes about its input (the curated topics, etl/records.py):
+  - one message per source row change, keyed by the row's primary key, so all changes of a
+    row are in one partition in commit order (a replay or duplicate may follow them);
+  - `version` is the change's source LSN: per key, a later commit has a larger version;
+  - values are already validated by the transform job (an unparseable record is counted as
+    rejected in the audit and logged with its coordinates, not loaded).
+
+Promises (exactly-once *effect* in the warehouse, not exactly-once delivery):
+  - every batch is applied in ONE warehouse transaction together with the partitions' next
+    offsets (`dw.etl_offsets`); Kafka-committed offsets are written too but never read;
+  - on start and on every partition assignment (on_assign) the consumer seeks to the offsets
+    the warehouse stores, so a crash at any point (kill -9 included) loses no record and
+    applies none twice: the transaction either committed with its offsets or left nothing;
+  - newer-version-wins per key: a change whose version is not above the stored one changes
+    nothing, so replays, duplicates and late arrivals of older changes are harmless;
+  - several loaders may share the partitions (same group): the offsets are advanced by a
+    per-partition compare-and-set inside the transaction, so a batch of a loader that lost a
+    partition in a rebalance (a zombie) rolls back instead of applying records again, and the
+    loader rewinds to the stored offsets; batches are applied one at a time across loaders
+    (a transaction-scoped advisory lock), which keeps the summary deltas exact;
+  - SIGTERM/SIGINT: stop collecting, apply the batch collected so far (or abandon it if the
+    warehouse refuses it: nothing is lost, it is re-read on the next start), leave the group.
+
+Any other warehouse error ends the process with status 1 (crash-only: supervisord restarts it
+and the stored offsets make the restart safe).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+
+from etl.settings import CAPTURED_TABLES, Settings
+from loaders.apply import BatchResult, apply_batch
+from loaders.batch import ChangeBatch, TopicPartitionKey
+from loaders.offsets import Fenced, stored_offsets
+from loaders.progress import write_progress
+from loaders.schema import prepare_warehouse
+
+log = logging.getLogger("loaders")
+IDLE_PROGRESS_S = 5.0
+
+
+def consumer_config(settings: Settings, client_id: str) -> dict[str, Any]:
+    """librdkafka settings: manual offsets only, fast failover of a dead group member."""
+    return {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "group.id": settings.loader_group_id,
+        "client.id": client_id,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed",
+        "session.timeout.ms": 10_000,  # a kill -9'd loader's partitions move on within ~10 s
+        "heartbeat.interval.ms": 1_000,
+    }
+
+
+def tp_name(tp: TopicPartitionKey) -> str:
+    return f"{tp[0]}[{tp[1]}]"
+
+
+class LoaderService:
+    def __init__(self, settings: Settings, loader_id: str | None = None) -> None:
+        self.settings = settings
+        self.loader_id = loader_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.topics = [settings.curated_topic(t) for t in CAPTURED_TABLES]
+        self.stopping = False
+        #: owned partition -> next offset the warehouse stores for it (None: nothing loaded)
+        self.owned: dict[TopicPartitionKey, int | None] = {}
+        self.pending: dict[TopicPartitionKey, list[Message]] = {}
+        self.totals = {"batches": 0, "rows_in": 0, "applied": 0, "stale": 0, "rejected": 0}
+        self.last_batch: dict[str, Any] | None = None
+        self.last_progress = 0.0
+        self.conn = psycopg.connect(settings.warehouse_dsn(), autocommit=True,
+                                    application_name=f"loader {self.loader_id}")
+        self.consumer = Consumer(consumer_config(settings, self.loader_id),
+                                 logger=logging.getLogger("rdkafka"))
+
+    # ---- rebalance callbacks: run inside consume(), between batches ----
+    def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        stored = stored_offsets(self.conn, {p.topic for p in partitions})
+        for p in partitions:
+            tp = (p.topic, p.partition)
+            self.owned[tp] = stored.get(tp)
+            self.pending.pop(tp, None)
+            p.offset = stored.get(tp, OFFSET_BEGINNING)
+        consumer.assign(partitions)
+        log.info("partitions assigned", extra={"partitions": {
+            tp_name((p.topic, p.partition)): p.offset for p in partitions}})
+
+    def on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for p in partitions:
+            self.owned.pop((p.topic, p.partition), None)
+            self.pending.pop((p.topic, p.partition), None)
+        log.info("partitions revoked", extra={
+            "partitions": [tp_name((p.topic, p.partition)) for p in partitions]})
+
+    # ---- the loop ----
+    def request_stop(self, signum: int, _frame: object) -> None:
+        log.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        self.stopping = True
+
+    def run(self) -> None:
+        applied = prepare_warehouse(self.settings)
+        if applied:
+            log.info("warehouse migrations applied", extra={"migrations": applied})
+        self.consumer.subscribe(self.topics, on_assign=self.on_assign,
+                                on_revoke=self.on_revoke, on_lost=self.on_revoke)
+        log.info("loader started", extra={"loader_id": self.loader_id, "topics": self.topics,
+                                          "group": self.settings.loader_group_id})
+        try:
+            while not self.stopping:
+                batch = self.collect()
+                if batch.offsets:
+                    self.load(batch)
+                elif time.monotonic() - self.last_progress > IDLE_PROGRESS_S:
+                    self.write_progress()
+        finally:
+            self.consumer.close()  # leaves the group: the partitions move on at once
+            self.write_progress()
+            self.conn.close()
+            log.info("loader stopped", extra=self.totals)
+
+    def collect(self) -> ChangeBatch:
+        """Consume up to loader_batch_size records or for loader_max_wait_ms, whichever first."""
+        size = self.settings.loader_batch_size
+        deadline = time.monotonic() + self.settings.loader_max_wait_ms / 1000
+        while not self.stopping:
+            held = sum(len(m) for m in self.pending.values())
+            remaining = deadline - time.monotonic()
+            if held >= size or remaining <= 0:
+                break
+            for msg in self.consumer.consume(num_messages=size - held, timeout=remaining):
+                self.hold(msg)
+        batch = ChangeBatch()
+        for tp, messages in self.pending.items():
+            for msg in messages:
+                batch.add(tp[0], tp[1], msg.offset(), msg.value())
+        self.pending.clear()
+        return batch
+
+    def hold(self, msg: Message) -> None:
+        error = msg.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                log.warning("consumer error", extra={"error": str(error)})
+            return
+        tp = (msg.topic(), msg.partition())
+        if tp not in self.owned:
+            return  # fetched before a revoke: the new owner reads it from the stored offset
+        stored = self.owned[tp]
+        if stored is not None and msg.offset() < stored:
+            return  # already in the warehouse
+        self.pending.setdefault(tp, []).append(msg)
+
+    def load(self, batch: ChangeBatch) -> None:
+        expected = {tp: self.owned.get(tp) for tp in batch.offsets}
+        try:
+            result = apply_batch(self.conn, batch, expected, self.loader_id)
+        except Fenced as exc:
+            log.warning("batch fenced off, rewinding to the stored offsets",
+                        extra={"reason": str(exc), "rows": batch.rows_in})
+            self.rewind()
+            return
+        for tp, offset in result.end_offsets.items():
+            if tp in self.owned:
+                self.owned[tp] = offset
+        self.commit_to_kafka(result)
+        self.record(result)
+
+    def rewind(self) -> None:
+        """Seek every owned partition back to the position the warehouse stores."""
+        stored = stored_offsets(self.conn, self.topics)
+        self.pending.clear()
+        for tp in list(self.owned):
+            self.owned[tp] = stored.get(tp)
+            self.consumer.seek(TopicPartition(tp[0], tp[1], stored.get(tp, OFFSET_BEGINNING)))
+
+    def commit_to_kafka(self, result: BatchResult) -> None:
+        """For monitoring tools only (consumer-group lag); correctness never reads it back."""
+        offsets = [TopicPartition(t, p, o) for (t, p), o in result.end_offsets.items()
+                   if (t, p) in self.owned]
+        if offsets:
+            try:
+                self.consumer.commit(offsets=offsets, asynchronous=True)
+            except Exception as exc:  # KafkaException: e.g. no coordinator right now
+                log.debug("kafka offset commit skipped", extra={"error": str(exc)})
+
+    # ---- reporting ----
+    def record(self, result: BatchResult) -> None:
+        self.totals["batches"] += 1
+        for key in ("rows_in", "applied", "stale", "rejected"):
+            self.totals[key] += getattr(result, key)
+        self.last_batch = result.as_dict()
+        log.info("batch applied", extra=self.last_batch)
+        self.write_progress()
+
+    def lag(self) -> dict[str, Any]:
+        partitions: dict[str, int | None] = {}
+        for tp, stored in self.owned.items():
+            _low, high = self.consumer.get_watermark_offsets(TopicPartition(*tp), cached=True)
+            partitions[tp_name(tp)] = None if high < 0 else max(0, high - (stored or 0))
+        known = [v for v in partitions.values() if v is not None]
+        return {"total": sum(known) if known else None, "partitions": partitions}
+
+    def write_progress(self) -> None:
+        self.last_progress = time.monotonic()
+        try:
+            lag = self.lag()
+        except Exception:  # a closed consumer or no metadata yet: lag is optional
+            lag = {"total": None, "partitions": {}}
+        write_progress(self.settings.run_dir, {
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "loader_id": self.loader_id, "pid": os.getpid(), "batch": self.last_batch,
+            "totals": self.totals, "lag": lag, "assigned": sorted(map(tp_name, self.owned)),
+        })
+
+
+def main() -> int:
+    from etl.errors import EtlError
+    from etl.logs import configure_logging
+    from etl.settings import load_settings
+
+    configure_logging("loader")
+    try:
+        settings = load_settings()
+        service = LoaderService(settings)
+    except (EtlError, psycopg.OperationalError) as exc:
+        log.error(f"loader cannot start: {str(exc).strip().splitlines()[0]}")
+        return 1
+    signal.signal(signal.SIGTERM, service.request_stop)
+    signal.signal(signal.SIGINT, service.request_stop)
+    try:
+        service.run()
+    except psycopg.Error as exc:
+        log.exception("warehouse error, exiting (restart resumes from the stored offsets)",
+                      extra={"error": str(exc).strip().splitlines()[0] if str(exc) else ""})
+        return 1
+    return 0
