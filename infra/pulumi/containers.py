@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
+from etl.settings import Settings
+
 SERVICE_RESTART = "unless-stopped"
 TASK_RESTART = "no"
 #: Docker's way to say "this container has no health check" (used for one-shot tasks only).
@@ -37,6 +39,21 @@ class Deployment:
         """How the host reaches a published port; a wildcard bind is reached via loopback."""
         host = "127.0.0.1" if self.host_ip in ("0.0.0.0", "") else self.host_ip
         return f"http://{host}:{port}"
+
+
+@dataclass(frozen=True)
+class ImageArgs:
+    """Args every component takes: the image it runs and the deployment it joins."""
+
+    image: pulumi.Input[str]
+    deployment: Deployment
+
+
+@dataclass(frozen=True)
+class ServiceArgs(ImageArgs):
+    """Args of a component configured from the shared settings."""
+
+    settings: Settings
 
 
 @dataclass(frozen=True)

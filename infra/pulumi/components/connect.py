@@ -20,7 +20,12 @@ from etl.settings import Settings
 from infra import catalog
 from infra.pulumi.connector_provider import DebeziumConnector, DebeziumConnectorArgs
 from infra.pulumi.container_env import connect_worker_env, env_list
-from infra.pulumi.containers import ContainerSpec, Deployment, HealthCheck, service_container
+from infra.pulumi.containers import (
+    ContainerSpec,
+    HealthCheck,
+    ServiceArgs,
+    service_container,
+)
 from infra.pulumi.stack_config import with_passwords
 
 #: Where the Debezium image keeps its connector plugins (the catalog's default plugin.path).
@@ -28,10 +33,7 @@ PLUGIN_PATH = "/kafka/connect"
 
 
 @dataclass(frozen=True)
-class DebeziumConnectArgs:
-    settings: Settings
-    image: pulumi.Input[str]
-    deployment: Deployment
+class DebeziumConnectArgs(ServiceArgs):
     bootstrap_servers: str
     #: network name of the source database the connector reads
     source_db_host: str

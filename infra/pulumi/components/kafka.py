@@ -15,7 +15,12 @@ import pulumi_docker as docker
 from etl.settings import Settings
 from infra import catalog
 from infra.pulumi.container_env import broker_host, env_list, kafka_broker_env, quorum_voters
-from infra.pulumi.containers import ContainerSpec, Deployment, HealthCheck, service_container
+from infra.pulumi.containers import (
+    ContainerSpec,
+    HealthCheck,
+    ServiceArgs,
+    service_container,
+)
 
 #: Owned by the image's `appuser`, so a fresh named volume mounted here is writable.
 KAFKA_LOG_DIR = "/var/lib/kafka/data"
@@ -23,10 +28,7 @@ KAFKA_BIN = "/opt/kafka/bin"
 
 
 @dataclass(frozen=True)
-class KafkaClusterArgs:
-    settings: Settings
-    image: pulumi.Input[str]
-    deployment: Deployment
+class KafkaClusterArgs(ServiceArgs):
     cluster_id: str
     brokers: int = 1
 

@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from etl.settings import Settings
 from infra.pulumi.container_env import NetworkHosts, app_env, env_list
 from infra.pulumi.containers import (
     NO_HEALTHCHECK,
     ContainerSpec,
-    Deployment,
     HealthCheck,
+    ServiceArgs,
     service_container,
 )
 from infra.pulumi.entrypoints import (
@@ -44,10 +43,7 @@ TRANSFORM_HOST = "transform"
 
 
 @dataclass(frozen=True)
-class PipelineAppArgs:
-    settings: Settings
-    image: pulumi.Input[str]
-    deployment: Deployment
+class PipelineAppArgs(ServiceArgs):
     hosts: NetworkHosts
     db_password: pulumi.Input[str]
     replication_password: pulumi.Input[str]

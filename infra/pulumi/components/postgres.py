@@ -7,10 +7,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from etl.settings import Settings
 from infra import catalog
 from infra.pulumi.container_env import PgRole, env_list, postgres_command, postgres_env
-from infra.pulumi.containers import ContainerSpec, Deployment, HealthCheck, service_container
+from infra.pulumi.containers import (
+    ContainerSpec,
+    HealthCheck,
+    ServiceArgs,
+    service_container,
+)
 from infra.pulumi.stack_config import with_passwords
 
 #: PGDATA of the official image up to major 17 (18 moved it); the named volume mounts here.
@@ -18,11 +22,8 @@ PGDATA = "/var/lib/postgresql/data"
 
 
 @dataclass(frozen=True)
-class PostgresServerArgs:
+class PostgresServerArgs(ServiceArgs):
     role: PgRole
-    settings: Settings
-    image: pulumi.Input[str]
-    deployment: Deployment
     #: the superuser password (`settings.db_user`), a secret
     password: pulumi.Input[str]
     #: publish the port on the deployment's host address (loopback by default)

@@ -17,7 +17,12 @@ import pulumi
 import pulumi_docker as docker
 
 from infra.pulumi.container_env import env_list
-from infra.pulumi.containers import ContainerSpec, Deployment, HealthCheck, service_container
+from infra.pulumi.containers import (
+    ContainerSpec,
+    HealthCheck,
+    ImageArgs,
+    service_container,
+)
 from infra.pulumi.entrypoints import (
     IMAGE_STATE_DIR,
     SPARK_MASTER_UI_PORT,
@@ -40,9 +45,7 @@ def spark_env() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class SparkClusterArgs:
-    image: pulumi.Input[str]
-    deployment: Deployment
+class SparkClusterArgs(ImageArgs):
     workers: int = 1
     worker_cores: int = 1
     worker_memory: str = "1g"
