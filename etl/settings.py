@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     )
     bind_host: str = Field(default="127.0.0.1", description="Every local service binds here.")
     port_base: int = Field(default=15430, ge=1024, le=65000)
+    # Where peers are reached; default: bind_host. Docker sets the containers' network names.
+    source_db_host: str | None = None
+    warehouse_db_host: str | None = None
+    connect_host: str | None = None
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, description="Comma-separated brokers; default bind_host:kafka_port."
+    )
     source_db_port: int | None = None
     warehouse_db_port: int | None = None
     kafka_port: int | None = None
@@ -93,9 +100,17 @@ class Settings(BaseSettings):
         for name, offset in PORT_OFFSETS.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, self.port_base + offset)
-        ports = [getattr(self, name) for name in PORT_OFFSETS]
-        if len(set(ports)) != len(ports):
-            raise ValueError(f"ETL_*_PORT values must differ, got {ports}")
+        hosts = {
+            "source_db_port": self.source_db_host,
+            "warehouse_db_port": self.warehouse_db_host,
+            "connect_port": self.connect_host,
+        }
+        endpoints = [
+            (hosts.get(name) or self.bind_host, getattr(self, name)) for name in PORT_OFFSETS
+        ]
+        if len(set(endpoints)) != len(endpoints):
+            ports = [port for _, port in endpoints]
+            raise ValueError(f"ETL_*_PORT values on one host must differ, got {ports}")
         if self.min_insync_replicas > self.replication_factor:
             raise ValueError("ETL_MIN_INSYNC_REPLICAS must not exceed ETL_REPLICATION_FACTOR")
         return self
@@ -136,7 +151,7 @@ class Settings(BaseSettings):
         return postgres_dsn(
             self.db_user,
             self.db_password,
-            host or self.bind_host,
+            host or self.source_db_host or self.bind_host,
             port or self.port("source_db"),
             self.source_db_name,
         )
@@ -145,18 +160,18 @@ class Settings(BaseSettings):
         return postgres_dsn(
             self.db_user,
             self.db_password,
-            host or self.bind_host,
+            host or self.warehouse_db_host or self.bind_host,
             port or self.port("warehouse_db"),
             self.warehouse_db_name,
         )
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.bind_host}:{self.port('kafka')}"
+        return self.kafka_bootstrap_servers or f"{self.bind_host}:{self.port('kafka')}"
 
     @property
     def connect_url(self) -> str:
-        return f"http://{self.bind_host}:{self.port('connect')}"
+        return f"http://{self.connect_host or self.bind_host}:{self.port('connect')}"
 
     @property
     def dashboard_url(self) -> str:

@@ -160,6 +160,12 @@ def settings_env(settings: Settings) -> dict[str, str]:
 def connection_env_in_network(settings: Settings, hosts: NetworkHosts) -> dict[str, str]:
     """The `etl env` connection variables, with the servers' Docker network names."""
     return {
+        # read by Settings: every peer by its network name, whatever ETL_BIND_HOST is
+        "ETL_SOURCE_DB_HOST": hosts.source_db,
+        "ETL_WAREHOUSE_DB_HOST": hosts.warehouse_db,
+        "ETL_CONNECT_HOST": hosts.connect,
+        "ETL_KAFKA_BOOTSTRAP_SERVERS": hosts.kafka_bootstrap(settings),
+        # the `etl env` names, for scripts inside the container
         "ETL_SOURCE_DSN": settings.source_dsn(host=hosts.source_db),
         "ETL_WAREHOUSE_DSN": settings.warehouse_dsn(host=hosts.warehouse_db),
         "ETL_KAFKA_BOOTSTRAP": hosts.kafka_bootstrap(settings),

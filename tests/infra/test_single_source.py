@@ -179,7 +179,9 @@ def test_app_containers_see_the_same_settings_and_topic_names(
 ) -> None:
     expected = stack_settings("dev", db_password=PASSWORDS["dbPassword"],
                               replication_password=PASSWORDS["replicationPassword"])
-    local_only = {"home", "lib_dir_override", "bind_host"}
+    # where the container sits: its state dir and the network names of its peers
+    local_only = {"home", "lib_dir_override", "bind_host", "source_db_host", "warehouse_db_host",
+                  "connect_host", "kafka_bootstrap_servers"}
     for service in ("source-init", "topics-init", "transform", "loader-1", "dashboard"):
         env = configured_run.env(service)
         seen = container_settings(env, monkeypatch)
@@ -196,6 +198,11 @@ def test_app_containers_see_the_same_settings_and_topic_names(
         assert {k for k in env if k in connection_env(expected)} >= {
             "ETL_SOURCE_DSN", "ETL_WAREHOUSE_DSN", "ETL_KAFKA_BOOTSTRAP", "ETL_CONNECT_URL"}
         assert env["ETL_WAREHOUSE_DSN"] == expected.warehouse_dsn(host="warehouse-db")
+        # Settings() inside the container reaches every peer by its network name
+        assert seen.source_dsn() == expected.source_dsn(host="source-db")
+        assert seen.warehouse_dsn() == expected.warehouse_dsn(host="warehouse-db")
+        assert seen.kafka_bootstrap == env["ETL_KAFKA_BOOTSTRAP"]
+        assert seen.connect_url == env["ETL_CONNECT_URL"]
 
 
 def test_one_shot_tasks_reach_their_server_through_settings(

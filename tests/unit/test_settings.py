@@ -82,3 +82,18 @@ def test_pipeline_topics_are_cdc_curated_and_dlq():
 def test_min_insync_cannot_exceed_replication_factor():
     with pytest.raises(ValidationError, match="MIN_INSYNC"):
         Settings(replication_factor=1, min_insync_replicas=2)
+
+
+def test_peer_hosts_for_a_container_network():
+    s = Settings(
+        source_db_host="source-db",
+        warehouse_db_host="warehouse-db",
+        connect_host="connect",
+        kafka_bootstrap_servers="kafka-1:9092,kafka-2:9092",
+        source_db_port=5432,
+        warehouse_db_port=5432,
+    )
+    assert s.source_dsn() == "postgresql://etl:etl@source-db:5432/shop"
+    assert s.warehouse_dsn() == "postgresql://etl:etl@warehouse-db:5432/warehouse"
+    assert s.kafka_bootstrap == "kafka-1:9092,kafka-2:9092"
+    assert s.connect_url.startswith("http://connect:")
