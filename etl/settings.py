@@ -148,22 +148,16 @@ class Settings(BaseSettings):
 
     # ---- connection strings ----
     def source_dsn(self, *, host: str | None = None, port: int | None = None) -> str:
-        return postgres_dsn(
-            self.db_user,
-            self.db_password,
-            host or self.source_db_host or self.bind_host,
-            port or self.port("source_db"),
-            self.source_db_name,
-        )
+        return self._dsn("source", host, port)
 
     def warehouse_dsn(self, *, host: str | None = None, port: int | None = None) -> str:
-        return postgres_dsn(
-            self.db_user,
-            self.db_password,
-            host or self.warehouse_db_host or self.bind_host,
-            port or self.port("warehouse_db"),
-            self.warehouse_db_name,
-        )
+        return self._dsn("warehouse", host, port)
+
+    def _dsn(self, role: str, host: str | None, port: int | None) -> str:
+        default_host = getattr(self, f"{role}_db_host") or self.bind_host
+        dbname = getattr(self, f"{role}_db_name")
+        port = port or self.port(f"{role}_db")
+        return postgres_dsn(self.db_user, self.db_password, host or default_host, port, dbname)
 
     @property
     def kafka_bootstrap(self) -> str:
