@@ -8,11 +8,17 @@ edited) with strictly increasing versions, plus the state it must leave in the w
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 from typing import Any
 
 from loaders.entities import ENTITIES
 
 BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+
+def iso_at(version: int) -> str:
+    """The source commit time of a version (BASE_MS + version seconds) as an ISO string."""
+    return datetime.fromtimestamp(BASE_MS / 1000 + version, UTC).isoformat()
 
 
 def change(entity: str, key: int, version: int, op: str = "u", **data: Any) -> dict[str, Any]:
@@ -28,7 +34,7 @@ def customer(cid: int, version: int, country: str = "DE", op: str = "u", **extra
     return change("customers", cid, version, op, email=f"c{cid}@example.org",
                   full_name=extra.pop("full_name", f"Customer {cid}"), country=country,
                   created_at="2026-01-01T00:00:00Z",
-                  updated_at=f"2026-01-01T00:{version // 60:02d}:{version % 60:02d}Z",
+                  updated_at=iso_at(version),
                   **extra)
 
 
