@@ -113,6 +113,9 @@ def copy_into_staging(conn: psycopg.Connection, batch: ChangeBatch) -> None:
             with cur.copy(statement) as copy:
                 for row in rows:
                     copy.write_row(row)
+            # temporary tables are never auto-analyzed: without this the planner guesses
+            # their size from pages and mis-sizes the joins against the warehouse tables
+            cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(entity.staging_table)))
 
 
 def apply_staged(conn: psycopg.Connection) -> None:

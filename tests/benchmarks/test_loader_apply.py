@@ -1,0 +1,108 @@
+"""How fast the loader applies change records, next to the physical ceiling on the same database.
+
+100k curated change records (a shop history: customers moving, orders progressing, lines
+edited, deletes) are applied through the real path (parse -> COPY into staging -> one
+transaction per batch of ETL_LOADER_BATCH_SIZE, default 5000), and the same staged rows are
+COPYed into plain unindexed tables (the ceiling: no upsert, no SCD2, no summaries). Both rates
+are printed (run with `-s`); no timed assertion. Runs on the loader tests' throwaway PostgreSQL
+cluster (same server settings as the `etl up` warehouse).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import psycopg
+import pytest
+
+from etl.settings import Settings
+from loaders.apply import apply_batch, copy_into_staging
+from loaders.batch import ChangeBatch
+from loaders.entities import ENTITIES, META_COLUMNS
+from tests.unit.loaders.conftest import DATA_TABLES, warehouse_settings  # noqa: F401 (fixture)
+from tests.unit.loaders.records import change_history
+
+RECORDS = 100_000
+RATES: dict[str, float] = {}
+
+
+@pytest.fixture(scope="module")
+def messages() -> list[tuple[str, bytes]]:
+    rng = random.Random(2026)
+    records = change_history(rng, orders=RECORDS // 4, customers=2000, products=200)[:RECORDS]
+    return [(f"curated.{r['entity']}", json.dumps(r).encode()) for r in records]
+
+
+def batches_of(messages: list[tuple[str, bytes]], size: int) -> list[ChangeBatch]:
+    batches = []
+    for start in range(0, len(messages), size):
+        batch = ChangeBatch()
+        for offset, (topic, value) in enumerate(messages[start:start + size], start=start):
+            batch.add(topic, 0, offset, value)
+        batches.append(batch)
+    return batches
+
+
+def report(name: str, rows: int, seconds: float) -> None:
+    RATES[name] = rows / seconds
+    print(f"\n{name}: {rows} rows in {seconds:.2f} s = {RATES[name]:,.0f} rows/s")
+    if len(RATES) == 2:
+        ratio = RATES["apply"] / RATES["raw COPY"]
+        print(f"apply runs at {ratio:.0%} of the raw COPY ceiling")
+
+
+@pytest.mark.benchmark(group="loader")
+def test_apply_100k_change_records(benchmark, warehouse_settings: Settings,  # noqa: F811
+                                   messages: list[tuple[str, bytes]]) -> None:
+    size = Settings().loader_batch_size
+    with psycopg.connect(warehouse_settings.warehouse_dsn(), autocommit=True) as conn:
+        def empty() -> None:
+            # TRUNCATE leaves the tables "never analyzed", like a freshly migrated warehouse
+            # (an ANALYZE of the empty tables would make the planner expect them to stay empty
+            # until autovacuum's next visit, which is not what a running loader sees)
+            conn.execute("TRUNCATE " + ", ".join(f"dw.{t}" for t in DATA_TABLES)
+                         + " RESTART IDENTITY")
+
+        def apply_all() -> float:
+            started = time.perf_counter()
+            expected: dict[tuple[str, int], int | None] = {}
+            for batch in batches_of(messages, size):  # parsing is part of the loader's work
+                result = apply_batch(conn, batch, {tp: expected.get(tp) for tp in batch.offsets},
+                                     "benchmark")
+                expected.update(result.end_offsets)
+            return time.perf_counter() - started
+
+        seconds = benchmark.pedantic(apply_all, setup=empty, rounds=2, iterations=1)
+        applied = conn.execute("SELECT sum(applied) FROM dw.etl_load_audit").fetchone()
+        assert applied == (len(messages),)
+    report("apply", len(messages), seconds)
+
+
+@pytest.mark.benchmark(group="loader")
+def test_raw_copy_ceiling(benchmark, warehouse_settings: Settings,  # noqa: F811
+                          messages: list[tuple[str, bytes]]) -> None:
+    (batch,) = batches_of(messages, len(messages))
+    with psycopg.connect(warehouse_settings.warehouse_dsn(), autocommit=True) as conn:
+        for entity in ENTITIES.values():  # plain tables shaped like staging, no index
+            columns = [*META_COLUMNS, (entity.key, "bigint"), *entity.columns]
+            conn.execute(f"DROP TABLE IF EXISTS public.{entity.staging_table}")
+            conn.execute(f"CREATE TABLE public.{entity.staging_table} ("
+                         + ", ".join(f"{n} {t}" for n, t in columns) + ")")
+        conn.execute("SET search_path = public")  # COPY targets the plain tables, not temp ones
+
+        def empty() -> None:
+            conn.execute("TRUNCATE " + ", ".join(f"public.{e.staging_table}"
+                                                 for e in ENTITIES.values()))
+
+        def copy_all() -> float:
+            started = time.perf_counter()
+            with conn.transaction():
+                copy_into_staging(conn, batch)
+            return time.perf_counter() - started
+
+        seconds = benchmark.pedantic(copy_all, setup=empty, rounds=2, iterations=1)
+        copied = conn.execute("SELECT count(*) FROM public.stg_orders").fetchone()
+        assert copied == (len(batch.rows["orders"]),)
+    report("raw COPY", len(messages), seconds)
