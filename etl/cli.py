@@ -111,6 +111,30 @@ def status(as_json: bool = JsonOption) -> None:
 
 @app.command()
 @handles_errors
+def restart(
+    component: str = typer.Argument(..., help="A process of the stack, e.g. connect or loader."),
+) -> None:
+    """Restart one component (picks up new code), then wait until it is healthy again."""
+    from infra.catalog import SERVICES
+    from infra.local.runner import wait_healthy
+    from infra.local.supervisor import Supervisor
+
+    names = [s.name for s in SERVICES if s.process]
+    if component not in names:
+        raise EtlError(f"unknown component {component!r}: one of {', '.join(names)}")
+    settings = _settings()
+    sup = Supervisor(settings)
+    if not sup.is_running():
+        raise EtlError("the stack is not running: `etl up` starts it")
+    sup.stop(component)
+    sup.start(component)
+    with console.status(f"waiting for {component}..."):
+        wait_healthy(settings, sup, component)
+    _report(component, "[UP] restarted and healthy")
+
+
+@app.command()
+@handles_errors
 def env(as_json: bool = JsonOption) -> None:
     """Connection settings as KEY=VALUE lines: `set -a; eval "$(etl env)"; set +a` exports them."""
     values = connection_env(_settings())
@@ -176,10 +200,50 @@ def demo(
     orders: int = typer.Option(500, "--orders", min=1, help="Orders to seed."),
     seed_value: int = typer.Option(42, "--seed", help="Random seed."),
 ) -> None:
-    """`etl up`, `etl seed`, then how many change events reached each CDC topic."""
+    """`etl up`, `etl seed`, change events per CDC topic, the warehouse report, `etl reconcile`."""
     from etl.demo import run_demo
 
-    run_demo(_settings(), orders=orders, seed=seed_value, report=_report, out=out)
+    matched = run_demo(_settings(), orders=orders, seed=seed_value, report=_report, out=out)
+    raise typer.Exit(0 if matched else 1)
+
+
+@app.command()
+@handles_errors
+def reconcile(
+    wait_s: float = typer.Option(
+        120.0, "--wait", min=0, help="Max seconds to wait for every hop to drain first."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Compare source and warehouse (counts, sums, per-key hashes); exit 0 only if they match."""
+    from loaders.reconcile import reconcile as run_reconcile
+
+    with console.status("waiting for the pipeline to drain, then comparing..."):
+        result = run_reconcile(_settings(), wait_s)
+    if as_json:
+        out.print_json(json.dumps(result, default=str))
+    else:
+        print_reconcile(result)
+    raise typer.Exit(0 if result["match"] else 1)
+
+
+def print_reconcile(result: dict[str, Any]) -> None:
+    table = Table("table", "source rows", "warehouse rows", "match", "first mismatching keys")
+    for name, t in result["tables"].items():
+        keys = ", ".join(f"{k['key']} ({k['problem']})" for k in t["mismatched_keys"][:5])
+        table.add_row(
+            name,
+            str(t["source"]["rows"]),
+            str(t["warehouse"]["rows"]),
+            "[green]yes[/green]" if t["match"] else "[red]NO[/red]",
+            keys or "-",
+        )
+    out.print(table)
+    words = {True: "drained", False: "BEHIND", None: "not reported"}
+    hops = ", ".join(f"{k} {words[v['drained']]}" for k, v in result["drain"]["hops"].items())
+    out.print(f"pipeline {hops}; daily summaries consistent: {result['summaries_consistent']}")
+    verdict = "[green]MATCH[/green]" if result["match"] else "[red]MISMATCH[/red]"
+    out.print(f"reconcile: {verdict} in {result['seconds']} s")
 
 
 @app.command()

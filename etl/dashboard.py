@@ -25,6 +25,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         return status(settings)
 
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        """Liveness of the dashboard itself (its probe; /api/status would probe itself)."""
+        return {"status": "ok"}
+
     @app.get("/api/status")
     def api_status() -> JSONResponse:
         result = current_status()

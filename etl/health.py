@@ -74,6 +74,57 @@ def probe_connector(settings: Settings, timeout_s: float = 2.0) -> Probe:
     return Probe(healthy, detail, extra)
 
 
+def probe_progress(settings: Settings, name: str, max_age_s: float = 60.0) -> Probe:
+    """A streaming service is healthy while it keeps reporting progress (idle ones too)."""
+    import json
+    import time
+
+    from infra.catalog import PROGRESS_FILES
+
+    path = settings.run_dir / PROGRESS_FILES[name]
+    try:
+        age = time.time() - path.stat().st_mtime
+        progress = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return Probe(False, f"no progress reported yet ({path.name})")
+    # the loader nests its counters; flatten the parts worth a glance
+    flat = {**progress, **(progress.get("totals") or {})}
+    if isinstance(progress.get("lag"), dict):
+        flat["lag"] = progress["lag"].get("total")
+    if isinstance(progress.get("durationMs"), dict):  # Spark: per phase; the batch total
+        flat["durationMs"] = progress["durationMs"].get("triggerExecution")
+    summary = {k: flat[k] for k in PROGRESS_SUMMARY_KEYS if flat.get(k) is not None}
+    if age > max_age_s:
+        return Probe(False, f"last progress {age:.0f} s ago", {"progress": summary})
+    detail = ", ".join(f"{k}={v}" for k, v in summary.items()) or "reporting"
+    return Probe(True, detail, {"progress": summary, "progress_age_s": round(age, 1)})
+
+
+#: Fields of the progress files worth showing in `etl status` (from either service).
+PROGRESS_SUMMARY_KEYS = (
+    "batchId",
+    "numInputRows",
+    "inputRowsPerSecond",
+    "processedRowsPerSecond",
+    "durationMs",
+    "batches",
+    "rows_in",
+    "applied",
+    "stale",
+    "lag",
+)
+
+
+def probe_dashboard(settings: Settings, timeout_s: float = 3.0) -> Probe:
+    try:
+        response = httpx.get(settings.dashboard_url + "/healthz", timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        return Probe(False, str(exc) or type(exc).__name__)
+    if response.status_code == 200:
+        return Probe(True, f"serving {settings.dashboard_url}")
+    return Probe(False, f"HTTP {response.status_code}")
+
+
 def probe_service(settings: Settings, name: str) -> Probe:
     """The probe of a catalog service by name."""
     try:
@@ -87,6 +138,10 @@ def probe_service(settings: Settings, name: str) -> Probe:
             return probe_connect(settings.connect_url)
         if name == "connector":
             return probe_connector(settings)
+        if name in ("transform", "loader"):
+            return probe_progress(settings, name)
+        if name == "dashboard":
+            return probe_dashboard(settings)
     except httpx.HTTPError as exc:
         return Probe(False, str(exc) or type(exc).__name__)
     raise KeyError(name)

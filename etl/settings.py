@@ -217,6 +217,22 @@ def postgres_dsn(user: str, password: SecretStr, host: str, port: int, dbname: s
     return f"postgresql://{quote(user, safe='')}:{secret}@{host}:{port}/{dbname}"
 
 
+def settings_environment(
+    settings: Settings, *, skip: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """Every set field as its `ETL_*` variable: a child process (a supervised program, a
+    container) that runs `Settings()` on this environment gets equal settings."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if name in skip or value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        key = "ETL_LIB_DIR" if name == "lib_dir_override" else f"ETL_{name.upper()}"
+        env[key] = str(value)
+    return env
+
+
 def maintenance_dsn(dsn: str) -> str:
     """The same server's `postgres` database: there before ours is created, for probes/admin."""
     return dsn.rsplit("/", 1)[0] + "/postgres"

@@ -39,7 +39,22 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("kafka", "kafka", "kafka"),
     ServiceSpec("connect", "connect", "connect", depends_on=("kafka", "source-db")),
     ServiceSpec("connector", "connector", None, depends_on=("connect",), process=False),
+    ServiceSpec("transform", "python", None, depends_on=("kafka",)),
+    ServiceSpec("loader", "python", None, depends_on=("kafka", "warehouse-db")),
+    ServiceSpec("dashboard", "python", "dashboard"),
 )
+
+#: Python services: the module each runs with `python -m`, and the progress file (under
+#: ETL_HOME/run) whose freshness is its health probe.
+PYTHON_ENTRYPOINTS: dict[str, tuple[str, ...]] = {
+    "transform": ("jobs.transform",),
+    "loader": ("loaders",),
+    "dashboard": ("etl", "dashboard"),
+}
+PROGRESS_FILES: dict[str, str] = {
+    "transform": "transform-progress.json",
+    "loader": "loader-progress.json",
+}
 
 
 def service(name: str) -> ServiceSpec:

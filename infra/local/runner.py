@@ -28,6 +28,7 @@ from infra.local import services
 from infra.local.jars import resolve_jars
 from infra.local.prereqs import java_binary, postgres_bindir
 from infra.local.supervisor import Supervisor, program_log_path, tail, write_config
+from loaders.schema import prepare_warehouse
 
 Report = Callable[[str, str], None]  # (component, message)
 
@@ -112,6 +113,10 @@ def _after_start(settings: Settings, name: str, report: Report) -> None:
     elif name == "warehouse-db":
         if create_database(maintenance_dsn(settings.warehouse_dsn()), settings.warehouse_db_name):
             report(name, f"created database {settings.warehouse_db_name}")
+        applied = prepare_warehouse(settings)
+        report(
+            name, f"migrations applied: {', '.join(applied)}" if applied else "schema up to date"
+        )
     elif name == "kafka":
         created = ensure_topics(settings, settings.pipeline_topics())
         if created:

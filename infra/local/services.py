@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from etl.errors import EtlError, PrerequisiteMissing
-from etl.settings import Settings
+from etl.settings import Settings, settings_environment
 from infra import catalog
 from infra.local.jars import component_dir, plugin_path
 from infra.local.prereqs import java_binary, postgres_bindir, running_as_root
@@ -272,6 +273,22 @@ def check_jars_present(settings: Settings) -> None:
             )
 
 
+def python_program(settings: Settings, name: str) -> LocalProgram:
+    """A Python service of this project, run with this interpreter and the stack's settings.
+
+    Its environment carries every setting explicitly, so the program sees the settings of the
+    `etl up` that wrote the config (not whatever supervisord inherited), and a changed setting
+    changes the program definition, which restarts it on the next `etl up`.
+    """
+    env = {
+        **settings_environment(settings),
+        "PYTHONUNBUFFERED": "1",
+        "SPARK_LOCAL_IP": settings.bind_host,
+    }
+    command = [sys.executable, "-m", *catalog.PYTHON_ENTRYPOINTS[name]]
+    return LocalProgram(name=name, command=command, environment=env)
+
+
 def local_programs(settings: Settings) -> list[LocalProgram]:
     """Every process-backed catalog service as a local program, in start order."""
     builders = {
@@ -280,4 +297,8 @@ def local_programs(settings: Settings) -> list[LocalProgram]:
         "kafka": lambda: kafka_program(settings),
         "connect": lambda: connect_program(settings),
     }
-    return [builders[spec.name]() for spec in catalog.SERVICES if spec.process]
+    return [
+        builders[spec.name]() if spec.name in builders else python_program(settings, spec.name)
+        for spec in catalog.SERVICES
+        if spec.process
+    ]

@@ -46,7 +46,11 @@ def program_log_path(settings: Settings, name: str) -> Path:
 
 
 def _quote_env(env: dict[str, str]) -> str:
-    return ",".join(f'{k}="{v}"' for k, v in env.items())
+    def quoted(value: str) -> str:
+        escaped = value.replace("%", "%%").replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+
+    return ",".join(f"{k}={quoted(v)}" for k, v in env.items())
 
 
 def render_config(settings: Settings, programs: list[LocalProgram]) -> str:
@@ -107,7 +111,11 @@ def _escape_arg(arg: str) -> str:
 
 
 def write_config(settings: Settings, programs: list[LocalProgram]) -> bool:
-    return write_if_changed(config_path(settings), render_config(settings, programs))
+    """Write supervisord.conf; owner-only, since program environments carry passwords."""
+    path = config_path(settings)
+    changed = write_if_changed(path, render_config(settings, programs))
+    path.chmod(0o600)
+    return changed
 
 
 class Supervisor:

@@ -86,7 +86,7 @@ class PipelineApp(pulumi.ComponentResource):
         port = settings.port("dashboard")
         self.dashboard = self._container(
             "dashboard", list(DASHBOARD_COMMAND), "0.0.0.0",
-            http_probe(f"http://127.0.0.1:{port}/"), published_ports=[port],
+            http_probe(f"http://127.0.0.1:{port}/healthz"), published_ports=[port],
             depends_on=[self.source_init, self.topics_init],
         )
         self.dashboard_url = args.deployment.host_url(port)
