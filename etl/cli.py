@@ -60,13 +60,18 @@ def _report(component: str, message: str) -> None:
 
 @app.command()
 @handles_errors
-def up() -> None:
-    """Start the local stack (idempotent): databases, Kafka, Connect, the Debezium connector."""
+def up(
+    components: list[str] | None = typer.Argument(
+        None, help="Start only these (and what they need), e.g. `etl up connector`."
+    ),
+) -> None:
+    """Start the local stack (idempotent): databases, Kafka, Connect + Debezium, the Spark
+    transform, the loader, the dashboard; each gated by a real health probe."""
     from infra.local.runner import up as run_up
 
     settings = _settings()
     with console.status("starting the local stack...", spinner="dots"):
-        result = run_up(settings, _report)
+        result = run_up(settings, _report, only=components)
     console.print(
         f"[green]stack healthy[/green] in {result['seconds']:.1f} s; `etl env` prints "
         "connection settings"

@@ -57,6 +57,20 @@ PROGRESS_FILES: dict[str, str] = {
 }
 
 
+def with_dependencies(names: list[str] | None) -> list[ServiceSpec]:
+    """The named services and everything they depend on, in start order (None: all)."""
+    if not names:
+        return list(SERVICES)
+    wanted: set[str] = set()
+    pending = list(names)
+    while pending:
+        spec = service(pending.pop())
+        if spec.name not in wanted:
+            wanted.add(spec.name)
+            pending.extend(spec.depends_on)
+    return [spec for spec in SERVICES if spec.name in wanted]
+
+
 def service(name: str) -> ServiceSpec:
     for spec in SERVICES:
         if spec.name == name:

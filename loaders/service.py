@@ -146,7 +146,7 @@ class LoaderService:
         batch = ChangeBatch()
         for tp, messages in self.pending.items():
             for msg in messages:
-                batch.add(tp[0], tp[1], msg.offset(), msg.value())
+                batch.add(tp[0], tp[1], msg.offset() or 0, msg.value())
         self.pending.clear()
         return batch
 
@@ -159,8 +159,8 @@ class LoaderService:
         tp = (msg.topic(), msg.partition())
         if tp not in self.owned:
             return  # fetched before a revoke: the new owner reads it from the stored offset
-        stored = self.owned[tp]
-        if stored is not None and msg.offset() < stored:
+        stored, offset = self.owned[tp], msg.offset()
+        if stored is not None and offset is not None and offset < stored:
             return  # already in the warehouse
         self.pending.setdefault(tp, []).append(msg)
 

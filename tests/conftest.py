@@ -4,6 +4,13 @@ pytest_plugins = ["tests.fixtures.stack"]
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests that stop the shared stack (marker-free convention: name contains `lifecycle`)
-    run last, so every other test sees a running stack."""
-    items.sort(key=lambda item: "lifecycle" in item.nodeid)
+    """Order by what a test does to the shared stack: tests that start the whole pipeline
+    (`pipeline` fixture) run after the rest, and tests that stop the stack (name contains
+    `lifecycle`) run last. The sort is stable, so order within each group is kept."""
+
+    def phase(item) -> int:
+        if "lifecycle" in item.nodeid:
+            return 2
+        return 1 if "pipeline" in getattr(item, "fixturenames", ()) else 0
+
+    items.sort(key=phase)

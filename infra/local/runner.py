@@ -47,9 +47,9 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def check_ports_free(settings: Settings, sup: Supervisor) -> None:
+def check_ports_free(settings: Settings, sup: Supervisor, specs: list[catalog.ServiceSpec]) -> None:
     """A port held by something that is not our own running program is a one-line error."""
-    for spec in catalog.SERVICES:
+    for spec in specs:
         port = spec.port(settings)
         if port is None or not spec.process:
             continue
@@ -144,14 +144,22 @@ def prepare(settings: Settings, report: Report = _noop) -> list[services.LocalPr
     return services.local_programs(settings)
 
 
-def up(settings: Settings, report: Report = _noop) -> dict[str, Any]:
-    """Start (or confirm) the whole stack. Idempotent: a healthy stack is left as it is."""
+def up(settings: Settings, report: Report = _noop, only: list[str] | None = None) -> dict[str, Any]:
+    """Start (or confirm) the stack, or just `only` these components and their dependencies.
+
+    Idempotent: a healthy stack is left as it is.
+    """
     started = time.monotonic()
+    try:
+        specs = catalog.with_dependencies(only)
+    except KeyError as exc:
+        names = ", ".join(s.name for s in catalog.SERVICES)
+        raise EtlError(f"unknown component {exc.args[0]!r}: one of {names}") from None
     sup = Supervisor(settings)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     if notice := sup.stale_pidfile_notice():
         report("supervisord", notice)
-    check_ports_free(settings, sup)
+    check_ports_free(settings, sup, specs)
     programs = prepare(settings, report)
     write_config(settings, programs)
     if sup.is_running():
@@ -164,7 +172,7 @@ def up(settings: Settings, report: Report = _noop) -> dict[str, Any]:
         sup.start_daemon()
         report("supervisord", f"started (socket {settings.run_dir / 'supervisor.sock'})")
     timings: dict[str, float] = {}
-    for spec in catalog.SERVICES:
+    for spec in specs:
         t0 = time.monotonic()
         if spec.process:
             sup.start(spec.name)

@@ -21,9 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import SecretStr
-
-from etl.settings import Settings
+from etl.settings import Settings, settings_environment
 from infra.pulumi.entrypoints import IMAGE_LIB_DIR, IMAGE_STATE_DIR
 
 PgRole = Literal["source", "warehouse"]
@@ -43,7 +41,7 @@ CONNECT_SHORT_ENV: dict[str, str] = {
 }
 
 #: Settings fields the project image gets from its own environment instead of the stack.
-_CONTAINER_LOCAL_FIELDS = {"home", "lib_dir_override", "bind_host"}
+_CONTAINER_LOCAL_FIELDS = frozenset({"home", "lib_dir_override", "bind_host"})
 
 
 def env_list(env: Mapping[str, str]) -> list[str]:
@@ -147,14 +145,11 @@ def postgres_env(settings: Settings, role: PgRole) -> dict[str, str]:
 def settings_env(settings: Settings) -> dict[str, str]:
     """Every `Settings` field as its `ETL_*` variable, so `Settings()` in the container equals
     the program's settings (topic names, group ids, batch sizes, passwords, ports)."""
-    env = {"ETL_HOME": IMAGE_STATE_DIR, "ETL_LIB_DIR": IMAGE_LIB_DIR}
-    for name, value in settings.model_dump().items():
-        if name in _CONTAINER_LOCAL_FIELDS or value is None:
-            continue
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        env[f"ETL_{name.upper()}"] = str(value)
-    return env
+    return {
+        "ETL_HOME": IMAGE_STATE_DIR,
+        "ETL_LIB_DIR": IMAGE_LIB_DIR,
+        **settings_environment(settings, skip=_CONTAINER_LOCAL_FIELDS),
+    }
 
 
 def connection_env_in_network(settings: Settings, hosts: NetworkHosts) -> dict[str, str]:
@@ -174,8 +169,13 @@ def connection_env_in_network(settings: Settings, hosts: NetworkHosts) -> dict[s
     }
 
 
-def app_env(settings: Settings, hosts: NetworkHosts, *, bind_host: str,
-            extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def app_env(
+    settings: Settings,
+    hosts: NetworkHosts,
+    *,
+    bind_host: str,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """Environment of a project-image container.
 
     `bind_host` becomes `ETL_BIND_HOST`: the one server a single-purpose container talks to

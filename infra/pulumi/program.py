@@ -102,7 +102,8 @@ def stack_outputs(cfg: StackConfig, hosts: NetworkHosts, db_password: pulumi.Out
                     "warehouseDsn": s.warehouse_dsn(host=cfg.host_ip)}
         return out
 
-    all_dsns = pulumi.Output.secret(db_password).apply(dsns)
+    # Output.secret's stub wants Output[Never]; the value is an Output[str] (a secret already).
+    all_dsns = pulumi.Output.secret(db_password).apply(dsns)  # type: ignore[arg-type]
     names = ["sourceDsnInNetwork", "warehouseDsnInNetwork"]
     if cfg.publish_databases:
         names += ["sourceDsn", "warehouseDsn"]

@@ -29,10 +29,7 @@ from infra.local.runner import create_database
 from loaders.apply import BatchResult, apply_batch
 from loaders.batch import ChangeBatch
 from loaders.offsets import stored_offsets
-from loaders.schema import prepare_warehouse
-
-DATA_TABLES = ("dim_customer", "dim_product", "fact_orders", "fact_order_items",
-               "agg_daily_sales", "agg_daily_sales_by_country", "etl_offsets", "etl_load_audit")
+from loaders.schema import DATA_TABLES, prepare_warehouse
 
 
 def _free_port() -> int:
