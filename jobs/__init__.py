@@ -1,0 +1,1 @@
+"""Spark jobs of the pipeline. `jobs.transform` is the streaming CDC transform."""

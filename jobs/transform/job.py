@@ -1,0 +1,145 @@
+"""The long-running transform query: Kafka CDC topics -> `route_batch` -> curated topics + DLQ.
+
+Guarantees: at-least-once. Each micro-batch's Kafka offsets are in the checkpoint
+(`checkpoints/transform`) before it runs; a batch that crashed half-way is re-run in full on
+restart, so a curated record may be written twice, never lost. Duplicates are harmless by the
+contract: the loader applies a change only when its version (source LSN) is newer.
+
+`failOnDataLoss=true`, deliberately: if offsets the checkpoint expects are gone (retention
+deleted them while the job was down, or a topic was recreated), skipping ahead would lose changes
+silently and the warehouse would diverge without anyone noticing. The query stops with Spark's
+error instead; the fix is an operator's decision (re-snapshot, or a new checkpoint).
+
+One query, one Kafka sink: every output row carries its target topic (curated or DLQ), so a
+micro-batch is one Spark job and its curated and dead-letter records commit with the same
+checkpoint entry. Bad records never stop the query: every conversion is a `try_` one and every
+failure becomes a dead letter.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+
+from etl.settings import Settings
+from etl.topics import ensure_topics
+from jobs.transform.progress import OUTPUT_METRICS, PROGRESS_FILE, ProgressReporter
+from jobs.transform.route import TopicMap, route_tables
+from jobs.transform.session import build_spark_session, spark_jars
+
+log = logging.getLogger("jobs.transform")
+
+QUERY_NAME = "transform"
+POLL_INTERVAL_S = 0.25
+#: On SIGTERM, how long to let a running micro-batch finish before stopping it anyway.
+STOP_GRACE_S = 20.0
+
+
+def checkpoint_dir(settings: Settings) -> Path:
+    return settings.checkpoints_dir / "transform"
+
+
+def progress_path(settings: Settings) -> Path:
+    return settings.run_dir / PROGRESS_FILE
+
+
+def read_cdc_topic(
+    spark: SparkSession, settings: Settings, topics: TopicMap, table: str
+) -> DataFrame:
+    """The streaming Kafka source of one table (earliest offsets for a new checkpoint)."""
+    reader = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+        .option("subscribePattern", topics.source_pattern(table))
+        .option("startingOffsets", "earliest")
+        .option("failOnDataLoss", "true")
+    )
+    if settings.transform_max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", settings.transform_max_offsets_per_trigger)
+    return reader.load()
+
+
+def count_outputs(routed: DataFrame) -> DataFrame:
+    """`routed` unchanged, observed: rows per kind land in each progress event, with no job."""
+    return routed.observe(
+        OUTPUT_METRICS,
+        F.count(F.when(F.col("kind") == "curated", 1)).alias("curated"),
+        F.count(F.when(F.col("kind") == "dlq", 1)).alias("dlq"),
+    )
+
+
+def start_transform(
+    spark: SparkSession, settings: Settings, topics: TopicMap | None = None
+) -> StreamingQuery:
+    """Start the query (output topics created if missing).
+
+    The transform is applied to the streaming DataFrame once, here: building it costs a few
+    thousand Py4J calls (seconds), which per micro-batch (foreachBatch) would dominate the
+    latency. Spark re-plans only the JVM side per batch.
+    """
+    topics = topics or TopicMap.from_settings(settings)
+    ensure_topics(settings, topics.output_topics())
+    frames = {table: read_cdc_topic(spark, settings, topics, table) for table in topics.curated}
+    routed = count_outputs(route_tables(frames, topics))
+    return (
+        routed.select("topic", "key", "value")
+        .writeStream.queryName(QUERY_NAME)
+        .format("kafka")
+        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+        .option("checkpointLocation", str(checkpoint_dir(settings)))
+        .trigger(processingTime=settings.transform_trigger)
+        .start()
+    )
+
+
+def stop_gracefully(query: StreamingQuery, grace_s: float = STOP_GRACE_S) -> None:
+    """Let a running micro-batch finish (so it is committed, not replayed), then stop."""
+    deadline = time.monotonic() + grace_s
+    while query.isActive and query.status.get("isTriggerActive") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    query.stop()
+
+
+def run(settings: Settings) -> int:
+    """Run the transform until SIGTERM/SIGINT (exit 0) or until the query fails (exit 1)."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    spark = build_spark_session(settings, jars=spark_jars(settings))
+    try:
+        query = start_transform(spark, settings)
+        reporter = ProgressReporter(progress_path(settings))
+        log.info(
+            "transform started",
+            extra={
+                "queryId": str(query.id),
+                "checkpoint": str(checkpoint_dir(settings)),
+                "trigger": settings.transform_trigger,
+            },
+        )
+        while not stop.is_set() and query.isActive:
+            stop.wait(POLL_INTERVAL_S)
+            reporter.poll(query)
+        failure = query.exception()
+        if failure is not None:
+            log.error("transform query failed", extra={"error": str(failure)})
+            return 1
+        stop_gracefully(query)
+        reporter.poll(query)
+        log.info("transform stopped")
+        return 0
+    finally:
+        spark.stop()

@@ -1,0 +1,100 @@
+"""Kafka keys and values of curated and dead-letter records, as column expressions.
+
+Curated value: exactly `etl.records.CuratedRecord` as JSON. Decimals are strings (exact),
+timestamps ISO-8601 in UTC with microseconds (`2026-11-27T07:43:22.842316Z`, rendered in UTC
+whatever the session time zone), nulls written out (`"tx_id": null`). A key-only delete
+(DEFAULT replica identity) carries the key columns in `data` and null for every other column:
+Debezium does not know them (it sends placeholders, which are not passed on).
+
+Dead-letter value (JSON; key = the original Kafka key bytes, so it partitions like the source):
+
+    {"rule": "quantity_positive",                # first violated rule
+     "reason": "after.quantity must be > 0, got '0'",
+     "violations": [{"rule": ..., "reason": ...}],  # all of them
+     "entity": "order_items",                    # null when the topic maps to no table
+     "source": {"topic": ..., "partition": 0, "offset": 12, "timestamp_ms": ...},
+     "original": {"key_base64": ..., "value_base64": ...,   # exact bytes (null if null)
+                  "key_text": ..., "value_text": ...},      # UTF-8 text, null if not UTF-8
+     "failed_at": "2026-11-27T07:43:23.001000Z"}
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+from pyspark.sql.types import DecimalType
+
+from jobs.transform.schemas import TABLE_COLUMNS, key_columns
+
+_JSON_OPTIONS = {
+    "ignoreNullFields": "false",
+    "timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
+    "timeZone": "UTC",
+}
+
+
+def _data(table: str) -> Column:
+    keys = key_columns(table)
+    fields = []
+    for spec in TABLE_COLUMNS[table]:
+        value = F.col("state")[spec.name]
+        if isinstance(spec.dtype, DecimalType):
+            value = value.cast("string")
+        if spec.name not in keys:
+            value = F.when(~F.col("key_only"), value)
+        fields.append(value.alias(spec.name))
+    return F.struct(*fields)
+
+
+def _key(table: str) -> Column:
+    return F.struct(*(F.col("state")[name].alias(name) for name in key_columns(table)))
+
+
+def curated_key(table: str) -> Column:
+    """The curated Kafka key: the primary key as a JSON object, e.g. `{"order_id":42}`."""
+    return F.to_json(_key(table), _JSON_OPTIONS).cast("binary")
+
+
+def curated_value(table: str) -> Column:
+    """The curated Kafka value: a `CuratedRecord` as JSON (rows without violations only)."""
+    record = F.struct(
+        F.lit(table).alias("entity"),
+        F.col("op"),
+        _key(table).alias("key"),
+        F.col("version"),
+        F.col("tx_id"),
+        F.col("source_ts_ms"),
+        F.col("event_ts_ms"),
+        (F.col("op") == "d").alias("deleted"),
+        _data(table).alias("data"),
+    )
+    return F.to_json(record, _JSON_OPTIONS)
+
+
+def _original(column: str) -> tuple[Column, Column]:
+    raw = F.col(column)
+    return (
+        # Spark's base64 may wrap lines MIME-style (spark.sql.chunkBase64String.enabled).
+        F.regexp_replace(F.base64(raw), r"\s", "").alias(f"{column}_base64"),
+        F.try_validate_utf8(raw.cast("string")).alias(f"{column}_text"),
+    )
+
+
+def dead_letter_value(entity: str | None) -> Column:
+    """The DLQ Kafka value of a row with `violations` and the Kafka source columns."""
+    first = F.col("violations")[0]
+    letter = F.struct(
+        first["rule"].alias("rule"),
+        first["reason"].alias("reason"),
+        F.col("violations"),
+        F.lit(entity).cast("string").alias("entity"),
+        F.struct(
+            F.col("topic"),
+            F.col("partition"),
+            F.col("offset"),
+            F.unix_millis(F.col("timestamp")).alias("timestamp_ms"),
+        ).alias("source"),
+        F.struct(*_original("key"), *_original("value")).alias("original"),
+        F.current_timestamp().alias("failed_at"),
+    )
+    return F.to_json(letter, _JSON_OPTIONS)

@@ -1,0 +1,111 @@
+"""Kafka rows of one Debezium topic -> typed change columns (pure DataFrame -> DataFrame).
+
+Input: the Kafka source's columns (`key`, `value` binary; `topic`, `partition`, `offset`,
+`timestamp`). Output keeps those (the dead-letter topic needs the original bytes) and adds:
+
+- `tombstone`: the null value Debezium sends after a delete (dropped later, never an error);
+- `parse_error`: why the value is not a Debezium envelope (not UTF-8, not JSON, wrong shape);
+- `env`: the envelope as read, leaves as strings (for per-field type checks and DLQ reasons);
+- `op`, `version` (source.lsn), `tx_id` (source.txId), `source_ts_ms`, `event_ts_ms`: typed;
+- `state_raw` / `state`: the row the change carries, as strings / typed: `after` for c/u/r,
+  `before` for d (the last state Debezium knows);
+- `key_only`: a delete of a DEFAULT-identity table, whose `before` holds only the key.
+
+Conversions never raise (Spark 4 runs ANSI SQL, where a plain cast of bad input fails the whole
+query): each is guarded by a pattern for the exact Debezium encoding, then `try_cast`.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import DataType, DecimalType, IntegerType, LongType, TimestampType
+
+from jobs.transform.schemas import (
+    CORRUPT_FIELD,
+    FULL_ROW_DELETES,
+    TABLE_COLUMNS,
+    raw_envelope_schema,
+)
+
+_INTEGER = r"^-?[0-9]+$"
+#: ISO-8601 with an explicit zone: a timestamp without one would depend on the session time zone.
+_ZONED_TIMESTAMP = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"  # date and time
+    r"(\.[0-9]{1,9})?"  # fraction
+    r"(Z|[+-][0-9]{2}:[0-9]{2})$"  # zone
+)
+
+_JSON_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_FIELD}
+
+
+def decimal_pattern(dtype: DecimalType) -> str:
+    """Plain decimal text that fits numeric(p,s) exactly: no exponent, no rounding needed."""
+    whole = dtype.precision - dtype.scale
+    return rf"^-?[0-9]{{1,{whole}}}(\.[0-9]{{1,{dtype.scale}}})?$"
+
+
+def typed_value(raw: Column, dtype: DataType) -> Column:
+    """The raw JSON text converted to `dtype`; null when it is null or not a valid encoding."""
+    if isinstance(dtype, IntegerType | LongType):
+        return F.when(raw.rlike(_INTEGER), raw.try_cast(dtype))
+    if isinstance(dtype, DecimalType):
+        return F.when(raw.rlike(decimal_pattern(dtype)), raw.try_cast(dtype))
+    if isinstance(dtype, TimestampType):
+        return F.when(raw.rlike(_ZONED_TIMESTAMP), raw.try_cast(dtype))
+    return raw
+
+
+def _typed_row(raw_row: Column, table: str) -> Column:
+    fields = [typed_value(raw_row[c.name], c.dtype).alias(c.name) for c in TABLE_COLUMNS[table]]
+    return F.when(raw_row.isNotNull(), F.struct(*fields))
+
+
+def _parse_error(text: Column, env: Column) -> Column:
+    value = F.col("value")
+    return (
+        F.when(value.isNull(), F.lit(None))
+        .when(text.isNull(), F.lit("value is not valid UTF-8"))
+        .when(
+            env.isNull() | env[CORRUPT_FIELD].isNotNull(),
+            F.lit("value is not a JSON object of the Debezium envelope shape"),
+        )
+    )
+
+
+def parse_envelope(raw: DataFrame, table: str) -> DataFrame:
+    """Typed change columns for Kafka rows of `table`'s Debezium topic (see module doc)."""
+    text = F.try_validate_utf8(F.col("value").cast("string"))
+    parsed = raw.select(
+        "topic",
+        "partition",
+        "offset",
+        "timestamp",
+        "key",
+        "value",
+        F.col("value").isNull().alias("tombstone"),
+        F.from_json(text, raw_envelope_schema(table), _JSON_OPTIONS).alias("env"),
+        text.alias("_text"),
+    )
+    env = F.col("env")
+    op = env["op"]
+    state_raw = F.when(op == "d", env["before"]).otherwise(env["after"])
+    return parsed.select(
+        "topic",
+        "partition",
+        "offset",
+        "timestamp",
+        "key",
+        "value",
+        "tombstone",
+        _parse_error(F.col("_text"), env).alias("parse_error"),
+        "env",
+        op.alias("op"),
+        typed_value(env["source"]["lsn"], LongType()).alias("version"),
+        typed_value(env["source"]["txId"], LongType()).alias("tx_id"),
+        typed_value(env["source"]["ts_ms"], LongType()).alias("source_ts_ms"),
+        typed_value(env["ts_ms"], LongType()).alias("event_ts_ms"),
+        state_raw.alias("state_raw"),
+        _typed_row(state_raw, table).alias("state"),
+        ((op == "d") & F.lit(table not in FULL_ROW_DELETES)).alias("key_only"),
+    )

@@ -1,0 +1,57 @@
+"""The SparkSession of the transform: local driver on loopback, Kafka jars from `lib/spark`.
+
+Jars come from the project's Maven POM (`infra.local.jars`, profile `spark`), resolved once into
+`ETL_HOME/lib/spark` and passed as `spark.jars` paths: `spark.jars.packages` would need the
+network at every start. The same builder serves the job and the unit tests (without jars).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from etl.settings import Settings
+
+#: Two cores: the machine is shared with Kafka, Connect and PostgreSQL. Three partitions per
+#: CDC topic keep both busy; more threads would only contend.
+DEFAULT_MASTER = "local[2]"
+
+
+def spark_jars(settings: Settings) -> list[Path]:
+    """The spark-sql-kafka jars and their dependencies, resolving them with Maven if missing."""
+    from infra.local.jars import resolve_jars
+
+    return sorted(resolve_jars(settings, "spark").glob("*.jar"))
+
+
+def build_spark_session(
+    settings: Settings,
+    *,
+    app_name: str = "etl-transform",
+    jars: Sequence[Path] = (),
+    master: str = DEFAULT_MASTER,
+) -> SparkSession:
+    """A SparkSession bound to `settings.bind_host`, UI off, UTC session time zone."""
+    os.environ["SPARK_LOCAL_IP"] = settings.bind_host
+    builder = (
+        SparkSession.builder.master(master)
+        .appName(app_name)
+        .config("spark.driver.memory", settings.spark_driver_memory)
+        .config("spark.driver.host", settings.bind_host)
+        .config("spark.driver.bindAddress", settings.bind_host)
+        # No UI: one less listening port (4040 is a well-known one), and nothing reads it.
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.session.timeZone", "UTC")
+        # The transform is stateless: no state store, so nothing to tune there.
+        .config("spark.sql.streaming.noDataProgressEventInterval", "5000")
+    )
+    if jars:
+        builder = builder.config("spark.jars", ",".join(str(j) for j in jars))
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark

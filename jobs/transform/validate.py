@@ -1,0 +1,132 @@
+"""Per-record validation as column expressions: adds `violations`, an array of (rule, reason).
+
+An empty array means the record is good. Checks, in the order their violations are listed:
+
+- `malformed`: the value is not a Debezium envelope (`parse_error`); nothing else is checked;
+- `envelope.op`, `envelope.required`, `envelope.type`: op in c/u/d/r, source.lsn/source.ts_ms/
+  ts_ms present and integers, source.txId an integer when present;
+- `envelope.row`: c/u/r carry `after`, d carries `before`;
+- `required`, `type`: every column present and in its Debezium encoding (for key-only deletes,
+  just the key columns);
+- the business rules of `jobs.transform.rules`, on full rows only.
+
+No Python UDFs: everything runs inside the JVM, so validation costs no serialisation to Python.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import DataType, DecimalType, IntegerType, LongType, TimestampType
+
+from jobs.transform.rules import rules_for
+from jobs.transform.schemas import TABLE_COLUMNS, key_columns
+
+OPS: tuple[str, ...] = ("c", "u", "d", "r")
+_SHOWN_CHARS = 80
+
+
+def _violation(failed: Column, rule: str, reason: Column) -> Column:
+    return F.when(failed, F.struct(F.lit(rule).alias("rule"), reason.alias("reason")))
+
+
+def _shown(value: Column) -> Column:
+    """A value quoted for a reason, cut to a readable length."""
+    return F.concat(F.lit("'"), F.substring(value.cast("string"), 1, _SHOWN_CHARS), F.lit("'"))
+
+
+def type_name(dtype: DataType) -> str:
+    if isinstance(dtype, IntegerType | LongType):
+        return "an integer"
+    if isinstance(dtype, DecimalType):
+        return f"a decimal string fitting numeric({dtype.precision},{dtype.scale})"
+    if isinstance(dtype, TimestampType):
+        return "an ISO-8601 timestamp with zone"
+    return "a string"
+
+
+def _envelope_checks() -> list[Column]:
+    env, op = F.col("env"), F.col("op")
+    checks = [
+        _violation(
+            op.isNull() | ~op.isin(*OPS),
+            "envelope.op",
+            F.concat(
+                F.lit("op must be one of c, u, d, r, got "), F.coalesce(_shown(op), F.lit("null"))
+            ),
+        )
+    ]
+    fields = [
+        ("source.lsn", env["source"]["lsn"], "version", True),
+        ("source.ts_ms", env["source"]["ts_ms"], "source_ts_ms", True),
+        ("ts_ms", env["ts_ms"], "event_ts_ms", True),
+        ("source.txId", env["source"]["txId"], "tx_id", False),
+    ]
+    for label, raw, typed, required in fields:
+        if required:
+            checks.append(
+                _violation(raw.isNull(), "envelope.required", F.lit(f"{label} is required"))
+            )
+        checks.append(
+            _violation(
+                raw.isNotNull() & F.col(typed).isNull(),
+                "envelope.type",
+                F.concat(F.lit(f"{label}: expected an integer, got "), _shown(raw)),
+            )
+        )
+    row_name = F.when(op == "d", F.lit("before")).otherwise(F.lit("after"))
+    checks.append(
+        _violation(
+            op.isin(*OPS) & F.col("state_raw").isNull(),
+            "envelope.row",
+            F.concat(F.lit("op '"), op, F.lit("' carries no `"), row_name, F.lit("` row")),
+        )
+    )
+    return checks
+
+
+def _column_checks(table: str) -> list[Column]:
+    raw, typed, key_only = F.col("state_raw"), F.col("state"), F.col("key_only")
+    row_name = F.when(F.col("op") == "d", F.lit("before")).otherwise(F.lit("after"))
+    keys = key_columns(table)
+    checks = []
+    for spec in TABLE_COLUMNS[table]:
+        applies = raw.isNotNull() & (F.lit(True) if spec.name in keys else ~key_only)
+        value, converted = raw[spec.name], typed[spec.name]
+        label = F.concat(row_name, F.lit(f".{spec.name}"))
+        checks.append(
+            _violation(applies & value.isNull(), "required", F.concat(label, F.lit(" is required")))
+        )
+        checks.append(
+            _violation(
+                applies & value.isNotNull() & converted.isNull(),
+                "type",
+                F.concat(label, F.lit(f": expected {type_name(spec.dtype)}, got "), _shown(value)),
+            )
+        )
+    for rule in rules_for(table):
+        value = typed[rule.column]
+        label = F.concat(row_name, F.lit(f".{rule.column} {rule.expectation}, got "))
+        checks.append(
+            _violation(
+                raw.isNotNull() & ~key_only & value.isNotNull() & ~rule.holds(value),
+                rule.name,
+                F.concat(label, _shown(value)),
+            )
+        )
+    return checks
+
+
+def with_violations(parsed: DataFrame, table: str) -> DataFrame:
+    """`parsed` (from `parse_envelope`) plus `violations`: array<struct<rule, reason>>."""
+    checks = F.filter(F.array(*_envelope_checks(), *_column_checks(table)), lambda v: v.isNotNull())
+    malformed = F.array(
+        F.struct(F.lit("malformed").alias("rule"), F.col("parse_error").alias("reason"))
+    )
+    empty = F.filter(malformed, lambda v: F.lit(False))
+    violations = (
+        F.when(F.col("tombstone"), empty)
+        .when(F.col("parse_error").isNotNull(), malformed)
+        .otherwise(checks)
+    )
+    return parsed.withColumn("violations", violations)
