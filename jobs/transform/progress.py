@@ -7,7 +7,7 @@
 - `endOffsets`: `{topic: {partition: next offset to read}}` over all sources;
 - `backlog`: messages on the CDC topics not yet read (latest minus end offsets);
 - `written`: `{"curated": n, "dlq": n}` of that batch (observed metrics; absent when idle);
-- `queryId`, `runId`, `sources` (Spark's per-source progress).
+- `queryId`, `runId`, `sources` (Spark's per-source progress, offsets as objects).
 
 The poller reads `query.recentProgress` rather than registering a JVM listener: no callback
 server, and no event is missed between polls (Spark keeps the last 100).
@@ -40,6 +40,9 @@ _SPARK_FIELDS = (
 OUTPUT_METRICS = "transform_output"
 
 
+_OFFSET_FIELDS = ("startOffset", "endOffset", "latestOffset")
+
+
 def _offsets(value: Any) -> dict[str, dict[str, int]]:
     """Spark gives Kafka offsets as a JSON object or as its text; both -> a dict."""
     if isinstance(value, str):
@@ -57,7 +60,10 @@ def _merge(sources: list[dict[str, Any]], field: str) -> dict[str, dict[str, int
 
 def progress_summary(progress: dict[str, Any]) -> dict[str, Any]:
     """The status record of one progress event (see module doc)."""
-    sources = progress.get("sources", [])
+    sources = [
+        {**source, **{f: _offsets(source.get(f)) for f in _OFFSET_FIELDS}}
+        for source in progress.get("sources", [])
+    ]
     end, latest = _merge(sources, "endOffset"), _merge(sources, "latestOffset")
     backlog = sum(
         max(0, offset - end.get(topic, {}).get(partition, 0))

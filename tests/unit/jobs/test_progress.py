@@ -50,6 +50,8 @@ def test_summary_fields():
         "cdc.public.customers": {"0": 7},
     }
     assert summary["backlog"] == 2
+    assert summary["sources"][0]["latestOffset"] == {"cdc.public.orders": {"0": 12, "1": 3}}
+    assert summary["sources"][1]["startOffset"] == {}
     assert summary["written"] == {"curated": 15, "dlq": 1}
     for field in ("timestamp", "inputRowsPerSecond", "processedRowsPerSecond", "durationMs"):
         assert summary[field] == EVENT[field]

@@ -1,0 +1,134 @@
+"""How fast the transform job turns Debezium messages into curated records, end to end.
+
+N Debezium-shaped messages (orders and order items, 1% invalid) are produced onto source-like
+topics (`bench-<id>.public.*`) while a real `python -m jobs.transform` is running; the clock
+runs from the first produce until the curated topics and the DLQ hold all N outputs. Printed
+(run with `-s`): records/s, the median micro-batch duration (from the job's progress log), and
+the driver's peak RSS (the Spark JVM, `VmHWM`). No timed assertion.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from etl.settings import CAPTURED_TABLES, Settings
+from etl.topics import ensure_topics
+from tests.integration.test_transform_stream import TransformJob, transform_job
+from tests.unit.jobs.envelopes import envelope, row
+
+pytestmark = pytest.mark.integration
+
+MESSAGES = 20_000
+INVALID_EVERY = 100
+
+
+def messages(count: int) -> list[tuple[str, bytes, bytes]]:
+    """(table, key, value): orders and their items, every INVALID_EVERY-th item invalid."""
+    rng = random.Random(2026)
+    out = []
+    for n in range(count):
+        lsn = 30_000_000 + n * 100
+        if n % 2 == 0:
+            data = row("orders", order_id=n, total_amount=f"{rng.randint(0, 99999) / 100:.2f}")
+            table, key = "orders", {"order_id": n}
+        else:
+            quantity = 0 if n % INVALID_EVERY == 1 else rng.randint(1, 9)
+            data = row("order_items", order_item_id=n, order_id=n - 1, quantity=quantity)
+            table, key = "order_items", {"order_item_id": n}
+        value = envelope(table, "c", after=data, lsn=lsn, tx_id=n)
+        out.append((table, json.dumps(key).encode(), json.dumps(value).encode()))
+    return out
+
+
+def total_messages(settings: Settings, topics: list[str]) -> int:
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "bench"})
+    try:
+        total = 0
+        for topic in topics:
+            meta = consumer.list_topics(topic, timeout=10).topics[topic]
+            for p in meta.partitions:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                total += high - low
+        return total
+    finally:
+        consumer.close()
+
+
+def jvm_peak_rss_mb(job: TransformJob) -> float:
+    """Peak RSS of the Spark driver JVM, the job's child process."""
+    assert job.proc is not None
+    children = Path(f"/proc/{job.proc.pid}/task/{job.proc.pid}/children").read_text().split()
+    for pid in children:
+        status = Path(f"/proc/{pid}/status").read_text()
+        if "java" in Path(f"/proc/{pid}/comm").read_text():
+            (line,) = [s for s in status.splitlines() if s.startswith("VmHWM:")]
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no JVM among the children {children} of {job.proc.pid}")
+
+
+def batch_durations(job: TransformJob, since: str) -> list[int]:
+    """triggerExecution of every micro-batch with input, from the job's JSON-lines log."""
+    durations = []
+    for line in job.log.read_text(errors="replace").splitlines():
+        if '"progress"' not in line or not line.startswith("{"):
+            continue
+        progress = json.loads(line)["progress"]
+        if progress["numInputRows"] and progress["timestamp"] >= since:
+            durations.append(progress["batchDurationMs"])
+    return durations
+
+
+@pytest.mark.benchmark(group="transform")
+def test_transform_throughput(benchmark, stack: Settings) -> None:
+    name = f"bench-{uuid.uuid4().hex[:6]}"
+    job = transform_job(stack, name)
+    job.env["ETL_TOPIC_PREFIX"] = name
+    settings = Settings(
+        home=job.settings.home,
+        topic_prefix=name,
+        curated_topic_prefix=job.settings.curated_topic_prefix,
+        dlq_topic_name=job.settings.dlq_topic_name,
+    )
+    job.settings = settings
+    ensure_topics(settings, [settings.cdc_topic(t) for t in CAPTURED_TABLES])
+    batch = messages(MESSAGES)
+    outputs = [settings.dlq_topic, *(settings.curated_topic(t) for t in CAPTURED_TABLES)]
+    job.start()
+    try:
+        job.wait_running()
+
+        def produce_and_drain() -> float:
+            started = time.perf_counter()
+            producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 20})
+            for table, key, value in batch:
+                producer.produce(settings.cdc_topic(table), value, key)
+                producer.poll(0)
+            assert producer.flush(60) == 0
+            deadline = time.monotonic() + 1200
+            while total_messages(settings, outputs) < MESSAGES:
+                job.assert_alive()
+                assert time.monotonic() < deadline, job.log_tail()
+                time.sleep(0.2)
+            return time.perf_counter() - started
+
+        since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        seconds = benchmark.pedantic(produce_and_drain, rounds=1, iterations=1)
+        assert total_messages(settings, [settings.dlq_topic]) == MESSAGES // INVALID_EVERY
+        durations = batch_durations(job, since)
+        print(
+            f"\ntransform: {MESSAGES} messages in {seconds:.1f} s = {MESSAGES / seconds:,.0f}"
+            f" records/s; {len(durations)} micro-batches, median"
+            f" {statistics.median(durations):,.0f} ms; driver JVM peak RSS"
+            f" {jvm_peak_rss_mb(job):,.0f} MB"
+        )
+    finally:
+        if job.proc and job.proc.poll() is None:
+            job.terminate()
