@@ -233,12 +233,15 @@ def status(settings: Settings) -> dict[str, Any]:
             connect = sup.info("connect") if running else None
             entry |= {"pid": (connect["pid"] or None) if connect else None}
             process_state = "running" if connect and connect["pid"] else "stopped"
-        if probe.healthy:
+        alive = process_state in ("running", "starting")
+        if running and not alive:
+            # our supervisord says the process is not running: a passing probe answers for
+            # something else (another instance on the port, a stale progress file)
+            entry["state"] = process_state
+        elif probe.healthy:
             entry["state"] = "healthy"
         else:
-            entry["state"] = (
-                "unhealthy" if process_state in ("running", "starting") else process_state
-            )
+            entry["state"] = "unhealthy" if alive else process_state
         entry["detail"] = probe.detail
         entry |= probe.extra
         components.append(entry)
