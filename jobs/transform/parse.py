@@ -36,6 +36,9 @@ _ZONED_TIMESTAMP = (
     r"(Z|[+-][0-9]{2}:[0-9]{2})$"  # zone
 )
 
+#: The Kafka source's columns the output keeps (a dead letter needs the original bytes).
+KAFKA_COLUMNS: tuple[str, ...] = ("topic", "partition", "offset", "timestamp", "key", "value")
+
 _JSON_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_FIELD}
 
 
@@ -77,12 +80,7 @@ def parse_envelope(raw: DataFrame, table: str) -> DataFrame:
     """Typed change columns for Kafka rows of `table`'s Debezium topic (see module doc)."""
     text = F.try_validate_utf8(F.col("value").cast("string"))
     parsed = raw.select(
-        "topic",
-        "partition",
-        "offset",
-        "timestamp",
-        "key",
-        "value",
+        *KAFKA_COLUMNS,
         F.col("value").isNull().alias("tombstone"),
         F.from_json(text, raw_envelope_schema(table), _JSON_OPTIONS).alias("env"),
         text.alias("_text"),
@@ -91,12 +89,7 @@ def parse_envelope(raw: DataFrame, table: str) -> DataFrame:
     op = env["op"]
     state_raw = F.when(op == "d", env["before"]).otherwise(env["after"])
     return parsed.select(
-        "topic",
-        "partition",
-        "offset",
-        "timestamp",
-        "key",
-        "value",
+        *KAFKA_COLUMNS,
         "tombstone",
         _parse_error(F.col("_text"), env).alias("parse_error"),
         "env",

@@ -74,15 +74,15 @@ def jvm_peak_rss_mb(job: TransformJob) -> float:
     raise AssertionError(f"no JVM among the children {children} of {job.proc.pid}")
 
 
-def batch_durations(job: TransformJob, since: str) -> list[int]:
-    """triggerExecution of every micro-batch with input, from the job's JSON-lines log."""
+def batch_durations(job: TransformJob, after_batch: int) -> list[int]:
+    """triggerExecution of every micro-batch with input from `after_batch` on, from the log."""
     durations = []
     for line in job.log.read_text(errors="replace").splitlines():
-        if '"progress"' not in line or not line.startswith("{"):
-            continue
-        progress = json.loads(line)["progress"]
-        if progress["numInputRows"] and progress["timestamp"] >= since:
+        record = json.loads(line) if line.startswith("{") else {}
+        progress = record.get("progress")
+        if progress and progress["numInputRows"] and progress["batchId"] >= after_batch:
             durations.append(progress["batchDurationMs"])
+    assert durations, f"no progress lines in the log\n{job.log_tail()}"
     return durations
 
 
@@ -103,7 +103,7 @@ def test_transform_throughput(benchmark, stack: Settings) -> None:
     outputs = [settings.dlq_topic, *(settings.curated_topic(t) for t in CAPTURED_TABLES)]
     job.start()
     try:
-        job.wait_running()
+        before = job.wait_running()["batchId"]
 
         def produce_and_drain() -> float:
             started = time.perf_counter()
@@ -119,10 +119,9 @@ def test_transform_throughput(benchmark, stack: Settings) -> None:
                 time.sleep(0.2)
             return time.perf_counter() - started
 
-        since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
         seconds = benchmark.pedantic(produce_and_drain, rounds=1, iterations=1)
         assert total_messages(settings, [settings.dlq_topic]) == MESSAGES // INVALID_EVERY
-        durations = batch_durations(job, since)
+        durations = batch_durations(job, before)
         print(
             f"\ntransform: {MESSAGES} messages in {seconds:.1f} s = {MESSAGES / seconds:,.0f}"
             f" records/s; {len(durations)} micro-batches, median"
