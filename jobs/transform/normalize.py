@@ -11,7 +11,7 @@ Dead-letter value (JSON; key = the original Kafka key bytes, so it partitions li
     {"rule": "quantity_positive",                # first violated rule
      "reason": "after.quantity must be > 0, got '0'",
      "violations": [{"rule": ..., "reason": ...}],  # all of them
-     "entity": "order_items",                    # null when the topic maps to no table
+     "entity": "order_items",                    # the source table
      "source": {"topic": ..., "partition": 0, "offset": 12, "timestamp_ms": ...},
      "original": {"key_base64": ..., "value_base64": ...,   # exact bytes (null if null)
                   "key_text": ..., "value_text": ...},      # UTF-8 text, null if not UTF-8
@@ -80,14 +80,14 @@ def _original(column: str) -> tuple[Column, Column]:
     )
 
 
-def dead_letter_value(entity: str | None) -> Column:
+def dead_letter_value(entity: str) -> Column:
     """The DLQ Kafka value of a row with `violations` and the Kafka source columns."""
     first = F.col("violations")[0]
     letter = F.struct(
         first["rule"].alias("rule"),
         first["reason"].alias("reason"),
         F.col("violations"),
-        F.lit(entity).cast("string").alias("entity"),
+        F.lit(entity).alias("entity"),
         F.struct(
             F.col("topic"),
             F.col("partition"),
