@@ -25,7 +25,7 @@ from etl.topics import ensure_topics
 from infra import catalog
 from infra.catalog import debezium_connector_config
 from infra.local import services
-from infra.local.jars import resolve_jars
+from infra.local.jars import COMPONENT_DIRS, resolve_jars
 from infra.local.prereqs import java_binary, postgres_bindir
 from infra.local.supervisor import Supervisor, program_log_path, tail, write_config
 from loaders.schema import prepare_warehouse
@@ -132,7 +132,7 @@ def prepare(settings: Settings, report: Report = _noop) -> list[services.LocalPr
     """Prerequisites, jars, data dirs, one-time init: everything before a process starts."""
     postgres_bindir()
     java_binary()
-    for component in ("kafka", "connect", "debezium"):
+    for component in COMPONENT_DIRS:  # kafka, connect, debezium, spark
         resolve_jars(settings, component)
     for directory in (settings.data_dir, settings.logs_dir, settings.run_dir, settings.conf_dir):
         directory.mkdir(parents=True, exist_ok=True)

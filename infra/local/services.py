@@ -36,6 +36,10 @@ class LocalProgram:
     command: list[str]
     user: str | None = None
     stop_signal: str = "TERM"
+    #: TERM the whole process group on stop (JVM launchers); False when the program stops its
+    #: children itself and a group signal would interrupt that (pyspark's driver). SIGKILL after
+    #: the stop timeout always goes to the whole group, so nothing is orphaned.
+    stop_as_group: bool = True
     environment: dict[str, str] = field(default_factory=dict)
 
 
@@ -264,15 +268,6 @@ def connect_program(settings: Settings) -> LocalProgram:
     return LocalProgram(name="connect", command=cmd, environment=_config_digest(conf, log_conf))
 
 
-def check_jars_present(settings: Settings) -> None:
-    for component in ("kafka", "connect", "debezium"):
-        directory = component_dir(settings, component)
-        if not any(directory.glob("*.jar")):
-            raise PrerequisiteMissing(
-                f"jars for {component} missing in {directory}: run `etl jars` (needs Maven)"
-            )
-
-
 def python_program(settings: Settings, name: str) -> LocalProgram:
     """A Python service of this project, run with this interpreter and the stack's settings.
 
@@ -286,7 +281,10 @@ def python_program(settings: Settings, name: str) -> LocalProgram:
         "SPARK_LOCAL_IP": settings.bind_host,
     }
     command = [sys.executable, "-m", *catalog.PYTHON_ENTRYPOINTS[name]]
-    return LocalProgram(name=name, command=command, environment=env)
+    # the transform lets its micro-batch finish and stops the Spark JVM itself on TERM
+    return LocalProgram(
+        name=name, command=command, environment=env, stop_as_group=name != "transform"
+    )
 
 
 def local_programs(settings: Settings) -> list[LocalProgram]:

@@ -88,7 +88,7 @@ def render_config(settings: Settings, programs: list[LocalProgram]) -> str:
             "startretries=10",
             f"stopsignal={program.stop_signal}",
             "stopwaitsecs=60",
-            "stopasgroup=true",
+            f"stopasgroup={str(program.stop_as_group).lower()}",
             "killasgroup=true",
             "redirect_stderr=true",
             f"stdout_logfile={program_log_path(settings, program.name)}",

@@ -42,8 +42,10 @@ def await_running(client: ConnectClient, name: str, timeout_s: float) -> dict[st
             raise EtlError(f"connector {name} FAILED: {trace.splitlines()[0]}\n{trace}")
         status = client.status(name) or {}
         tasks = status.get("tasks", [])
-        if status.get("connector", {}).get("state") == "RUNNING" and tasks and all(
-            t.get("state") == "RUNNING" for t in tasks
+        if (
+            status.get("connector", {}).get("state") == "RUNNING"
+            and tasks
+            and all(t.get("state") == "RUNNING" for t in tasks)
         ):
             return status
         time.sleep(1)
@@ -67,8 +69,10 @@ class ConnectorProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         name = news["connector_name"]
         replaces = ["connector_name"] if olds.get("connector_name") != name else []
-        changed = bool(replaces) or olds.get("connect_url") != news.get("connect_url") or (
-            normalized(olds.get("config") or {}, name) != normalized(news["config"], name)
+        changed = (
+            bool(replaces)
+            or olds.get("connect_url") != news.get("connect_url")
+            or (normalized(olds.get("config") or {}, name) != normalized(news["config"], name))
         )
         return DiffResult(changes=changed, replaces=replaces, delete_before_replace=True)
 
@@ -100,10 +104,16 @@ class DebeziumConnector(Resource):
     config: pulumi.Output[dict[str, str]]
     connect_url: pulumi.Output[str]
 
-    def __init__(self, name: str, args: DebeziumConnectorArgs,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        props = {"connect_url": args.connect_url, "connector_name": args.name,
-                 "config": pulumi.Output.secret(args.config), "timeout_s": args.timeout_s}
+    def __init__(
+        self, name: str, args: DebeziumConnectorArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props = {
+            "connect_url": args.connect_url,
+            "connector_name": args.name,
+            "config": pulumi.Output.secret(args.config),
+            "timeout_s": args.timeout_s,
+        }
         secret = pulumi.ResourceOptions(additional_secret_outputs=["config"])
-        super().__init__(ConnectorProvider(), name, props,
-                         pulumi.ResourceOptions.merge(opts, secret))
+        super().__init__(
+            ConnectorProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret)
+        )

@@ -70,8 +70,11 @@ class HealthCheck:
         if self.test == NO_HEALTHCHECK:
             return docker.ContainerHealthcheckArgs(tests=list(NO_HEALTHCHECK))
         return docker.ContainerHealthcheckArgs(
-            tests=["CMD", *self.test], interval=self.interval, timeout=self.timeout,
-            retries=self.retries, start_period=self.start_period,
+            tests=["CMD", *self.test],
+            interval=self.interval,
+            timeout=self.timeout,
+            retries=self.retries,
+            start_period=self.start_period,
         )
 
 
@@ -101,8 +104,11 @@ def pull_image(name: str, ref: str, opts: pulumi.ResourceOptions) -> docker.Remo
 def service_container(
     resource_name: str, spec: ContainerSpec, deployment: Deployment, opts: pulumi.ResourceOptions
 ) -> docker.Container:
-    labels = {"io.cdc-etl.stack": deployment.name_prefix, "io.cdc-etl.service": spec.service,
-              **spec.labels}
+    labels = {
+        "io.cdc-etl.stack": deployment.name_prefix,
+        "io.cdc-etl.service": spec.service,
+        **spec.labels,
+    }
     task = spec.one_shot
     container = docker.Container(
         resource_name,
@@ -111,12 +117,19 @@ def service_container(
         image=spec.image,
         command=list(spec.command) if spec.command is not None else None,
         envs=spec.envs,
-        networks_advanced=[docker.ContainerNetworksAdvancedArgs(
-            name=deployment.network_name, aliases=[spec.service])],
-        volumes=[docker.ContainerVolumeArgs(volume_name=name, container_path=path)
-                 for name, path in spec.volumes],
-        ports=[docker.ContainerPortArgs(internal=p, external=p, ip=deployment.host_ip)
-               for p in spec.published_ports],
+        networks_advanced=[
+            docker.ContainerNetworksAdvancedArgs(
+                name=deployment.network_name, aliases=[spec.service]
+            )
+        ],
+        volumes=[
+            docker.ContainerVolumeArgs(volume_name=name, container_path=path)
+            for name, path in spec.volumes
+        ],
+        ports=[
+            docker.ContainerPortArgs(internal=p, external=p, ip=deployment.host_ip)
+            for p in spec.published_ports
+        ],
         healthcheck=spec.healthcheck.args(),
         restart=TASK_RESTART if task else SERVICE_RESTART,
         must_run=not task,

@@ -41,17 +41,30 @@ def spark_master_url(host: str) -> str:
 
 def spark_master_command(host: str) -> list[str]:
     return [
-        "spark-class", "org.apache.spark.deploy.master.Master",
-        "--host", host, "--port", str(SPARK_MASTER_PORT),
-        "--webui-port", str(SPARK_MASTER_UI_PORT),
+        "spark-class",
+        "org.apache.spark.deploy.master.Master",
+        "--host",
+        host,
+        "--port",
+        str(SPARK_MASTER_PORT),
+        "--webui-port",
+        str(SPARK_MASTER_UI_PORT),
     ]
 
 
 def spark_worker_command(host: str, master_url: str, cores: int, memory: str) -> list[str]:
     return [
-        "spark-class", "org.apache.spark.deploy.worker.Worker", master_url,
-        "--host", host, "--webui-port", str(SPARK_WORKER_UI_PORT),
-        "--cores", str(cores), "--memory", memory,
+        "spark-class",
+        "org.apache.spark.deploy.worker.Worker",
+        master_url,
+        "--host",
+        host,
+        "--webui-port",
+        str(SPARK_WORKER_UI_PORT),
+        "--cores",
+        str(cores),
+        "--memory",
+        memory,
     ]
 
 
@@ -61,11 +74,11 @@ def transform_job_command(master_url: str, driver_host: str, driver_memory: str)
     The spark-sql-kafka jars baked into the image are shipped to the executors with `--jars`.
     """
     submit = (
-        f'exec spark-submit --master {master_url} --deploy-mode client'
-        f' --driver-memory {driver_memory}'
-        f' --conf spark.driver.host={driver_host} --conf spark.driver.bindAddress=0.0.0.0'
+        f"exec spark-submit --master {master_url} --deploy-mode client"
+        f" --driver-memory {driver_memory}"
+        f" --conf spark.driver.host={driver_host} --conf spark.driver.bindAddress=0.0.0.0"
         f' --jars "$(ls {SPARK_JARS_DIR}/*.jar | paste -sd, -)"'
-        f' {TRANSFORM_SCRIPT}'
+        f" {TRANSFORM_SCRIPT}"
     )
     return ["sh", "-c", submit]
 

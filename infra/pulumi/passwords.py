@@ -37,11 +37,16 @@ class GeneratedPassword(Resource):
 
     result: pulumi.Output[str]
 
-    def __init__(self, name: str, length: int = DEFAULT_LENGTH,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, length: int = DEFAULT_LENGTH, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         secret = pulumi.ResourceOptions(additional_secret_outputs=["result"])
-        super().__init__(GeneratedPasswordProvider(), name, {"length": length, "result": None},
-                         pulumi.ResourceOptions.merge(opts, secret))
+        super().__init__(
+            GeneratedPasswordProvider(),
+            name,
+            {"length": length, "result": None},
+            pulumi.ResourceOptions.merge(opts, secret),
+        )
 
 
 def stack_password(config_key: str, resource_name: str) -> pulumi.Output[str]:

@@ -58,48 +58,96 @@ def deploy(cfg: StackConfig) -> dict[str, pulumi.Input[object]]:
     replication_password = stack_password("replicationPassword", "replication-password")
 
     databases = {
-        role: PostgresServer(f"{role}-db", PostgresServerArgs(
-            role=role, settings=settings, image=postgres_image, deployment=deployment,
-            password=db_password, publish=cfg.publish_databases))
+        role: PostgresServer(
+            f"{role}-db",
+            PostgresServerArgs(
+                role=role,
+                settings=settings,
+                image=postgres_image,
+                deployment=deployment,
+                password=db_password,
+                publish=cfg.publish_databases,
+            ),
+        )
         for role in ("source", "warehouse")
     }
-    kafka = KafkaCluster("kafka", KafkaClusterArgs(
-        settings=settings, image=pull_image("kafka-image", cfg.images.kafka, image_opts).image_id,
-        deployment=deployment, cluster_id=cfg.kafka_cluster_id, brokers=cfg.brokers))
+    kafka = KafkaCluster(
+        "kafka",
+        KafkaClusterArgs(
+            settings=settings,
+            image=pull_image("kafka-image", cfg.images.kafka, image_opts).image_id,
+            deployment=deployment,
+            cluster_id=cfg.kafka_cluster_id,
+            brokers=cfg.brokers,
+        ),
+    )
     hosts = NetworkHosts(kafka_brokers=kafka.hosts)
-    spark = SparkCluster("spark", SparkClusterArgs(
-        image=app_image, deployment=deployment, workers=cfg.spark_workers,
-        worker_cores=cfg.spark_worker_cores, worker_memory=cfg.spark_worker_memory))
-    pipeline = PipelineApp("app", PipelineAppArgs(
-        settings=settings, image=app_image, deployment=deployment, hosts=hosts,
-        db_password=db_password, replication_password=replication_password,
-        spark_master_url=spark.master_url, state_volume_name=spark.state_volume.name,
-        loaders=cfg.loaders,
-        databases=[db.container for db in databases.values()],
-        kafka=kafka.containers, spark=[spark.master, *spark.workers]))
-    connect = DebeziumConnect("connect", DebeziumConnectArgs(
-        settings=settings,
-        image=pull_image("connect-image", cfg.images.connect, image_opts).image_id,
-        deployment=deployment, bootstrap_servers=kafka.bootstrap_servers,
-        source_db_host=hosts.source_db, replication_password=replication_password,
-        connector_depends_on=[pipeline.source_init, *kafka.containers]))
+    spark = SparkCluster(
+        "spark",
+        SparkClusterArgs(
+            image=app_image,
+            deployment=deployment,
+            workers=cfg.spark_workers,
+            worker_cores=cfg.spark_worker_cores,
+            worker_memory=cfg.spark_worker_memory,
+        ),
+    )
+    pipeline = PipelineApp(
+        "app",
+        PipelineAppArgs(
+            settings=settings,
+            image=app_image,
+            deployment=deployment,
+            hosts=hosts,
+            db_password=db_password,
+            replication_password=replication_password,
+            spark_master_url=spark.master_url,
+            state_volume_name=spark.state_volume.name,
+            loaders=cfg.loaders,
+            databases=[db.container for db in databases.values()],
+            kafka=kafka.containers,
+            spark=[spark.master, *spark.workers],
+        ),
+    )
+    connect = DebeziumConnect(
+        "connect",
+        DebeziumConnectArgs(
+            settings=settings,
+            image=pull_image("connect-image", cfg.images.connect, image_opts).image_id,
+            deployment=deployment,
+            bootstrap_servers=kafka.bootstrap_servers,
+            source_db_host=hosts.source_db,
+            replication_password=replication_password,
+            connector_depends_on=[pipeline.source_init, *kafka.containers],
+        ),
+    )
 
     return stack_outputs(cfg, hosts, db_password, network, kafka, connect, pipeline)
 
 
-def stack_outputs(cfg: StackConfig, hosts: NetworkHosts, db_password: pulumi.Output[str],
-                  network: docker.Network, kafka: KafkaCluster, connect: DebeziumConnect,
-                  pipeline: PipelineApp) -> dict[str, pulumi.Input[object]]:
+def stack_outputs(
+    cfg: StackConfig,
+    hosts: NetworkHosts,
+    db_password: pulumi.Output[str],
+    network: docker.Network,
+    kafka: KafkaCluster,
+    connect: DebeziumConnect,
+    pipeline: PipelineApp,
+) -> dict[str, pulumi.Input[object]]:
     """DSNs are secret outputs (they hold the password); the rest are plain addresses."""
     settings = cfg.settings
 
     def dsns(password: str) -> dict[str, str]:
         s = with_passwords(settings, db_password=password)
-        out = {"sourceDsnInNetwork": s.source_dsn(host=hosts.source_db),
-               "warehouseDsnInNetwork": s.warehouse_dsn(host=hosts.warehouse_db)}
+        out = {
+            "sourceDsnInNetwork": s.source_dsn(host=hosts.source_db),
+            "warehouseDsnInNetwork": s.warehouse_dsn(host=hosts.warehouse_db),
+        }
         if cfg.publish_databases:
-            out |= {"sourceDsn": s.source_dsn(host=cfg.host_ip),
-                    "warehouseDsn": s.warehouse_dsn(host=cfg.host_ip)}
+            out |= {
+                "sourceDsn": s.source_dsn(host=cfg.host_ip),
+                "warehouseDsn": s.warehouse_dsn(host=cfg.host_ip),
+            }
         return out
 
     # Output.secret's stub wants Output[Never]; the value is an Output[str] (a secret already).

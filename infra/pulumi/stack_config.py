@@ -38,8 +38,11 @@ class Images:
     app_tag: str
 
     def __post_init__(self) -> None:
-        for key, ref in (("postgresImage", self.postgres), ("kafkaImage", self.kafka),
-                         ("connectImage", self.connect)):
+        for key, ref in (
+            ("postgresImage", self.postgres),
+            ("kafkaImage", self.kafka),
+            ("connectImage", self.connect),
+        ):
             require_pinned(key, ref)
         if not self.app_tag or self.app_tag == "latest":
             raise StackConfigError("appImageTag must be a version, not empty or `latest`")
@@ -63,8 +66,11 @@ class StackConfig:
     kafka_cluster_id: str = ""
 
     def __post_init__(self) -> None:
-        for key, value in (("brokers", self.brokers), ("sparkWorkers", self.spark_workers),
-                           ("loaders", self.loaders)):
+        for key, value in (
+            ("brokers", self.brokers),
+            ("sparkWorkers", self.spark_workers),
+            ("loaders", self.loaders),
+        ):
             if value < 1:
                 raise StackConfigError(f"{key} must be at least 1, got {value}")
         rf = self.settings.replication_factor
@@ -101,8 +107,9 @@ def settings_from(overrides: dict[str, Any]) -> Settings:
     return Settings(**{**values, **overrides})
 
 
-def with_passwords(settings: Settings, *, db_password: str | None = None,
-                   replication_password: str | None = None) -> Settings:
+def with_passwords(
+    settings: Settings, *, db_password: str | None = None, replication_password: str | None = None
+) -> Settings:
     """The same settings with the deployment's real passwords (known only inside an apply)."""
     values = settings.model_dump()
     if db_password is not None:
@@ -127,8 +134,10 @@ def load_stack_config() -> StackConfig:
 
     config = pulumi.Config()
     stack = pulumi.get_stack()
-    overrides: dict[str, Any] = {"port_base": DEFAULT_PORT_BASE,
-                                 **(config.get_object("settings") or {})}
+    overrides: dict[str, Any] = {
+        "port_base": DEFAULT_PORT_BASE,
+        **(config.get_object("settings") or {}),
+    }
     images = Images(
         postgres=config.require("postgresImage"),
         kafka=config.require("kafkaImage"),

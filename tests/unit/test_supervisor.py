@@ -90,3 +90,17 @@ def test_a_changed_config_file_changes_the_program_definition(tmp_path):
     assert first.environment == same.environment
     assert first.environment != changed.environment
     assert first.command == changed.command  # same file path: only the digest tells them apart
+
+
+def test_python_services_carry_the_stack_settings_and_transform_stops_alone(tmp_path):
+    from infra.local.services import python_program
+
+    s = Settings(home=tmp_path, port_base=23000)
+    transform, loader = python_program(s, "transform"), python_program(s, "loader")
+    assert transform.command[-2:] == ["-m", "jobs.transform"]
+    assert loader.environment["ETL_PORT_BASE"] == "23000"
+    assert loader.environment["ETL_HOME"] == str(tmp_path)
+    text = render_config(s, [transform, loader])
+    transform_section = text.split("[program:transform]")[1].split("[program:loader]")[0]
+    assert "stopasgroup=false" in transform_section and "killasgroup=true" in transform_section
+    assert "stopasgroup=true" in text.split("[program:loader]")[1]

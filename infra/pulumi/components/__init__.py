@@ -7,6 +7,14 @@ from infra.pulumi.components.postgres import PostgresServer, PostgresServerArgs
 from infra.pulumi.components.spark import SparkCluster, SparkClusterArgs
 
 __all__ = [
-    "DebeziumConnect", "DebeziumConnectArgs", "KafkaCluster", "KafkaClusterArgs", "PipelineApp",
-    "PipelineAppArgs", "PostgresServer", "PostgresServerArgs", "SparkCluster", "SparkClusterArgs",
+    "DebeziumConnect",
+    "DebeziumConnectArgs",
+    "KafkaCluster",
+    "KafkaClusterArgs",
+    "PipelineApp",
+    "PipelineAppArgs",
+    "PostgresServer",
+    "PostgresServerArgs",
+    "SparkCluster",
+    "SparkClusterArgs",
 ]

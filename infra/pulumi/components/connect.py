@@ -46,35 +46,54 @@ class DebeziumConnectArgs(ServiceArgs):
 
 def worker_properties(settings: Settings, bootstrap: str, host: str) -> dict[str, str]:
     return catalog.connect_worker_properties(
-        settings, bootstrap=bootstrap, rest_host=host, rest_port=settings.port("connect"),
+        settings,
+        bootstrap=bootstrap,
+        rest_host=host,
+        rest_port=settings.port("connect"),
         plugin_path=PLUGIN_PATH,
     )
 
 
 class DebeziumConnect(pulumi.ComponentResource):
-    def __init__(self, name: str, args: DebeziumConnectArgs,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: DebeziumConnectArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("cdc-etl:index:DebeziumConnect", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         settings = args.settings
         port = settings.port("connect")
         props = worker_properties(settings, args.bootstrap_servers, args.service)
         probe = ("curl", "-fsS", "-o", "/dev/null", f"http://{args.service}:{port}/connectors")
-        self.container = service_container(name, ContainerSpec(
-            service=args.service,
-            image=args.image,
-            envs=env_list(connect_worker_env(props, settings.connect_heap)),
-            healthcheck=HealthCheck(probe, start_period="30s"),
-            published_ports=[port],
-        ), args.deployment, child)
+        self.container = service_container(
+            name,
+            ContainerSpec(
+                service=args.service,
+                image=args.image,
+                envs=env_list(connect_worker_env(props, settings.connect_heap)),
+                healthcheck=HealthCheck(probe, start_period="30s"),
+                published_ports=[port],
+            ),
+            args.deployment,
+            child,
+        )
         self.url = args.deployment.host_url(port)
         self.network_url = f"http://{args.service}:{port}"
         config = pulumi.Output.secret(args.replication_password).apply(
             lambda pw: catalog.debezium_connector_config(
-                with_passwords(settings, replication_password=pw), db_host=args.source_db_host,
-                db_port=settings.port("source_db")))
-        self.connector = DebeziumConnector(f"{name}-connector", DebeziumConnectorArgs(
-            connect_url=self.url, name=settings.connector_name, config=config,
-        ), pulumi.ResourceOptions(parent=self, depends_on=[self.container,
-                                                           *args.connector_depends_on]))
+                with_passwords(settings, replication_password=pw),
+                db_host=args.source_db_host,
+                db_port=settings.port("source_db"),
+            )
+        )
+        self.connector = DebeziumConnector(
+            f"{name}-connector",
+            DebeziumConnectorArgs(
+                connect_url=self.url,
+                name=settings.connector_name,
+                config=config,
+            ),
+            pulumi.ResourceOptions(
+                parent=self, depends_on=[self.container, *args.connector_depends_on]
+            ),
+        )
         self.register_outputs({"url": self.url, "connector": self.connector.connector_name})

@@ -36,15 +36,20 @@ class KafkaClusterArgs(ServiceArgs):
 def broker_properties(settings: Settings, node_id: int, brokers: int) -> dict[str, str]:
     """The catalog's broker properties for one node of a `brokers`-node cluster."""
     return catalog.kafka_broker_properties(
-        settings, node_id=node_id, host=broker_host(node_id), port=settings.port("kafka"),
+        settings,
+        node_id=node_id,
+        host=broker_host(node_id),
+        port=settings.port("kafka"),
         controller_port=settings.port("kafka_controller"),
-        quorum_voters=quorum_voters(settings, brokers), log_dirs=KAFKA_LOG_DIR,
+        quorum_voters=quorum_voters(settings, brokers),
+        log_dirs=KAFKA_LOG_DIR,
     )
 
 
 class KafkaCluster(pulumi.ComponentResource):
-    def __init__(self, name: str, args: KafkaClusterArgs,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: KafkaClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("cdc-etl:index:KafkaCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         settings = args.settings
@@ -54,19 +59,34 @@ class KafkaCluster(pulumi.ComponentResource):
         self.containers: list[docker.Container] = []
         self.volumes: list[docker.Volume] = []
         for node_id, host in enumerate(self.hosts, start=1):
-            volume = docker.Volume(f"{name}-{node_id}-data", name=args.deployment.container_name(
-                f"{host}-data"), opts=child)
+            volume = docker.Volume(
+                f"{name}-{node_id}-data",
+                name=args.deployment.container_name(f"{host}-data"),
+                opts=child,
+            )
             props = broker_properties(settings, node_id, args.brokers)
             env = kafka_broker_env(props, args.cluster_id, settings.kafka_heap)
             # A real request (ApiVersions), not just an open port.
-            probe = (f"{KAFKA_BIN}/kafka-broker-api-versions.sh", "--bootstrap-server",
-                     f"{host}:{port}")
-            self.containers.append(service_container(f"{name}-{node_id}", ContainerSpec(
-                service=host,
-                image=args.image,
-                envs=env_list(env),
-                healthcheck=HealthCheck(probe, interval="15s", timeout="20s", start_period="30s"),
-                volumes=[(volume.name, KAFKA_LOG_DIR)],
-            ), args.deployment, child))
+            probe = (
+                f"{KAFKA_BIN}/kafka-broker-api-versions.sh",
+                "--bootstrap-server",
+                f"{host}:{port}",
+            )
+            self.containers.append(
+                service_container(
+                    f"{name}-{node_id}",
+                    ContainerSpec(
+                        service=host,
+                        image=args.image,
+                        envs=env_list(env),
+                        healthcheck=HealthCheck(
+                            probe, interval="15s", timeout="20s", start_period="30s"
+                        ),
+                        volumes=[(volume.name, KAFKA_LOG_DIR)],
+                    ),
+                    args.deployment,
+                    child,
+                )
+            )
             self.volumes.append(volume)
         self.register_outputs({"bootstrapServers": self.bootstrap_servers})

@@ -33,27 +33,44 @@ class PostgresServerArgs(ServiceArgs):
 class PostgresServer(pulumi.ComponentResource):
     """One PostgreSQL server with its data on a named volume, GUCs from `infra.catalog`."""
 
-    def __init__(self, name: str, args: PostgresServerArgs,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: PostgresServerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("cdc-etl:index:PostgresServer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         settings = args.settings
         self.service = f"{args.role}-db"
         self.port = settings.port(f"{args.role}_db")
-        self.volume = docker.Volume(f"{name}-data", name=args.deployment.container_name(
-            f"{self.service}-data"), opts=child)
+        self.volume = docker.Volume(
+            f"{name}-data", name=args.deployment.container_name(f"{self.service}-data"), opts=child
+        )
         envs = pulumi.Output.secret(args.password).apply(
-            lambda pw: env_list(postgres_env(with_passwords(settings, db_password=pw), args.role)))
+            lambda pw: env_list(postgres_env(with_passwords(settings, db_password=pw), args.role))
+        )
         dbname = settings.source_db_name if args.role == "source" else settings.warehouse_db_name
-        ready = ("pg_isready", "-h", "127.0.0.1", "-p", str(self.port), "-U", settings.db_user,
-                 "-d", dbname)
-        self.container = service_container(name, ContainerSpec(
-            service=self.service,
-            image=args.image,
-            command=postgres_command(catalog.postgres_server_settings(settings, args.role)),
-            envs=envs,
-            healthcheck=HealthCheck(ready, interval="5s"),
-            volumes=[(self.volume.name, PGDATA)],
-            published_ports=[self.port] if args.publish else [],
-        ), args.deployment, child)
+        ready = (
+            "pg_isready",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            settings.db_user,
+            "-d",
+            dbname,
+        )
+        self.container = service_container(
+            name,
+            ContainerSpec(
+                service=self.service,
+                image=args.image,
+                command=postgres_command(catalog.postgres_server_settings(settings, args.role)),
+                envs=envs,
+                healthcheck=HealthCheck(ready, interval="5s"),
+                volumes=[(self.volume.name, PGDATA)],
+                published_ports=[self.port] if args.publish else [],
+            ),
+            args.deployment,
+            child,
+        )
         self.register_outputs({"container": self.container.name, "volume": self.volume.name})

@@ -52,32 +52,51 @@ class SparkClusterArgs(ImageArgs):
 
 
 class SparkCluster(pulumi.ComponentResource):
-    def __init__(self, name: str, args: SparkClusterArgs,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: SparkClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("cdc-etl:index:SparkCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.master_url = spark_master_url(MASTER_HOST)
-        self.state_volume = docker.Volume(f"{name}-state", name=args.deployment.container_name(
-            "etl-state"), opts=child)
+        self.state_volume = docker.Volume(
+            f"{name}-state", name=args.deployment.container_name("etl-state"), opts=child
+        )
         envs = env_list(spark_env())
-        self.master = service_container(f"{name}-master", ContainerSpec(
-            service=MASTER_HOST,
-            image=args.image,
-            command=spark_master_command(MASTER_HOST),
-            envs=envs,
-            healthcheck=HealthCheck(http_probe(f"http://{MASTER_HOST}:{SPARK_MASTER_UI_PORT}/")),
-        ), args.deployment, child)
+        self.master = service_container(
+            f"{name}-master",
+            ContainerSpec(
+                service=MASTER_HOST,
+                image=args.image,
+                command=spark_master_command(MASTER_HOST),
+                envs=envs,
+                healthcheck=HealthCheck(
+                    http_probe(f"http://{MASTER_HOST}:{SPARK_MASTER_UI_PORT}/")
+                ),
+            ),
+            args.deployment,
+            child,
+        )
         worker_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.master])
         self.workers: list[docker.Container] = []
         for n in range(1, args.workers + 1):
             host = f"spark-worker-{n}"
-            self.workers.append(service_container(f"{name}-worker-{n}", ContainerSpec(
-                service=host,
-                image=args.image,
-                command=spark_worker_command(host, self.master_url, args.worker_cores,
-                                             args.worker_memory),
-                envs=envs,
-                healthcheck=HealthCheck(http_probe(f"http://{host}:{SPARK_WORKER_UI_PORT}/")),
-                volumes=[(self.state_volume.name, IMAGE_STATE_DIR)],
-            ), args.deployment, worker_opts))
+            self.workers.append(
+                service_container(
+                    f"{name}-worker-{n}",
+                    ContainerSpec(
+                        service=host,
+                        image=args.image,
+                        command=spark_worker_command(
+                            host, self.master_url, args.worker_cores, args.worker_memory
+                        ),
+                        envs=envs,
+                        healthcheck=HealthCheck(
+                            http_probe(f"http://{host}:{SPARK_WORKER_UI_PORT}/")
+                        ),
+                        volumes=[(self.state_volume.name, IMAGE_STATE_DIR)],
+                    ),
+                    args.deployment,
+                    worker_opts,
+                )
+            )
         self.register_outputs({"masterUrl": self.master_url})
