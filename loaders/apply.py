@@ -59,9 +59,15 @@ class BatchResult:
     per_entity: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
-        return {"batch_id": self.batch_id, "rows_in": self.rows_in, "applied": self.applied,
-                "stale": self.stale, "rejected": self.rejected,
-                "duration_ms": round(self.duration_ms, 1), "per_entity": self.per_entity}
+        return {
+            "batch_id": self.batch_id,
+            "rows_in": self.rows_in,
+            "applied": self.applied,
+            "stale": self.stale,
+            "rejected": self.rejected,
+            "duration_ms": round(self.duration_ms, 1),
+            "per_entity": self.per_entity,
+        }
 
 
 @cache
@@ -93,11 +99,14 @@ def ensure_staging_tables(conn: psycopg.Connection) -> None:
     """Session-temporary staging tables, emptied at each transaction end (ON COMMIT DELETE ROWS)."""
     for entity in ENTITIES.values():
         columns = [*META_COLUMNS, (entity.key, "bigint"), *entity.columns]
-        conn.execute(sql.SQL(_STAGING_DDL).format(
-            sql.Identifier(entity.staging_table),
-            sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t))
-                               for n, t in columns),
-        ))
+        conn.execute(
+            sql.SQL(_STAGING_DDL).format(
+                sql.Identifier(entity.staging_table),
+                sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns
+                ),
+            )
+        )
 
 
 def copy_into_staging(conn: psycopg.Connection, batch: ChangeBatch) -> None:
@@ -108,8 +117,8 @@ def copy_into_staging(conn: psycopg.Connection, batch: ChangeBatch) -> None:
             entity = ENTITIES[name]
             names = [n for n, _ in META_COLUMNS] + [entity.key, *entity.column_names]
             statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-                sql.Identifier(entity.staging_table),
-                sql.SQL(", ").join(map(sql.Identifier, names)))
+                sql.Identifier(entity.staging_table), sql.SQL(", ").join(map(sql.Identifier, names))
+            )
             with cur.copy(statement) as copy:
                 for row in rows:
                     copy.write_row(row)
@@ -124,8 +133,13 @@ def apply_staged(conn: psycopg.Connection) -> None:
     for name in DIMENSIONS:
         conn.execute(entity_sql("dimension_scd2.sql", ENTITIES[name]))
     for fact, member in FACT_MEMBERS:
-        conn.execute(entity_sql("inferred_members.sql", ENTITIES[member],
-                                fact_stg=sql.Identifier(ENTITIES[fact].staging_table)))
+        conn.execute(
+            entity_sql(
+                "inferred_members.sql",
+                ENTITIES[member],
+                fact_stg=sql.Identifier(ENTITIES[fact].staging_table),
+            )
+        )
     conn.execute(sql_file("fact_orders.sql").encode())
     conn.execute(sql_file("fact_order_items.sql").encode())
     conn.execute(sql_file("daily_sales_delta.sql").encode())
@@ -168,14 +182,33 @@ def apply_batch(
         apply_staged(conn)
         applied = sum(c["applied"] for c in per_entity.values())
         stale = batch.rows_in - batch.rejected - applied
-        offsets = [{"topic": t, "partition": p, "from": r.first, "to": r.next}
-                   for (t, p), r in sorted(batch.offsets.items())]
-        conn.execute(_AUDIT, (
-            batch_id, loader_id, started_at, (time.perf_counter() - started) * 1000,
-            batch.rows_in, applied, stale, batch.rejected, Jsonb(per_entity), Jsonb(offsets),
-            batch.max_source_ts_ms))
+        offsets = [
+            {"topic": t, "partition": p, "from": r.first, "to": r.next}
+            for (t, p), r in sorted(batch.offsets.items())
+        ]
+        conn.execute(
+            _AUDIT,
+            (
+                batch_id,
+                loader_id,
+                started_at,
+                (time.perf_counter() - started) * 1000,
+                batch.rows_in,
+                applied,
+                stale,
+                batch.rejected,
+                Jsonb(per_entity),
+                Jsonb(offsets),
+                batch.max_source_ts_ms,
+            ),
+        )
     return BatchResult(
-        batch_id=batch_id, rows_in=batch.rows_in, applied=applied, stale=stale,
-        rejected=batch.rejected, duration_ms=(time.perf_counter() - started) * 1000,
-        end_offsets={tp: r.next for tp, r in batch.offsets.items()}, per_entity=per_entity,
+        batch_id=batch_id,
+        rows_in=batch.rows_in,
+        applied=applied,
+        stale=stale,
+        rejected=batch.rejected,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        end_offsets={tp: r.next for tp, r in batch.offsets.items()},
+        per_entity=per_entity,
     )

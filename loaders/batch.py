@@ -56,8 +56,15 @@ class ChangeBatch:
             self.add_record(json.loads(value))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             self.rejected += 1
-            log.error("rejected curated record", extra={
-                "topic": topic, "partition": partition, "offset": offset, "error": repr(exc)})
+            log.error(
+                "rejected curated record",
+                extra={
+                    "topic": topic,
+                    "partition": partition,
+                    "offset": offset,
+                    "error": repr(exc),
+                },
+            )
 
     def add_record(self, record: dict[str, Any]) -> None:
         """Stage one curated change record (etl/records.py); KeyError/TypeError if malformed."""
@@ -67,8 +74,7 @@ class ChangeBatch:
         version = int(record["version"])
         ts_ms = int(record["source_ts_ms"])
         deleted = bool(record["deleted"]) or record.get("op") == "d"
-        row = (version, ts_ms, deleted, key,
-               *(data.get(name) for name in entity.column_names))
+        row = (version, ts_ms, deleted, key, *(data.get(name) for name in entity.column_names))
         self.rows[entity.name].append(row)
         if self.max_source_ts_ms is None or ts_ms > self.max_source_ts_ms:
             self.max_source_ts_ms = ts_ms

@@ -35,34 +35,66 @@ _TS = "timestamptz"
 
 ENTITIES: dict[str, Entity] = {
     "customers": Entity(
-        "customers", "customer_id",
-        (("email", "text"), ("full_name", "text"), ("country", "text"),
-         ("created_at", _TS), ("updated_at", _TS)),
-        "dw.dim_customer", "dw.current_customers",
+        "customers",
+        "customer_id",
+        (
+            ("email", "text"),
+            ("full_name", "text"),
+            ("country", "text"),
+            ("created_at", _TS),
+            ("updated_at", _TS),
+        ),
+        "dw.dim_customer",
+        "dw.current_customers",
     ),
     "products": Entity(
-        "products", "product_id",
-        (("sku", "text"), ("name", "text"), ("category", "text"), ("unit_price", "numeric(12,2)"),
-         ("currency", "text"), ("created_at", _TS), ("updated_at", _TS)),
-        "dw.dim_product", "dw.current_products",
+        "products",
+        "product_id",
+        (
+            ("sku", "text"),
+            ("name", "text"),
+            ("category", "text"),
+            ("unit_price", "numeric(12,2)"),
+            ("currency", "text"),
+            ("created_at", _TS),
+            ("updated_at", _TS),
+        ),
+        "dw.dim_product",
+        "dw.current_products",
     ),
     "orders": Entity(
-        "orders", "order_id",
-        (("customer_id", "bigint"), ("status", "text"), ("currency", "text"),
-         ("total_amount", "numeric(14,2)"), ("ordered_at", _TS), ("updated_at", _TS)),
-        "dw.fact_orders", "dw.current_orders",
+        "orders",
+        "order_id",
+        (
+            ("customer_id", "bigint"),
+            ("status", "text"),
+            ("currency", "text"),
+            ("total_amount", "numeric(14,2)"),
+            ("ordered_at", _TS),
+            ("updated_at", _TS),
+        ),
+        "dw.fact_orders",
+        "dw.current_orders",
     ),
     "order_items": Entity(
-        "order_items", "order_item_id",
-        (("order_id", "bigint"), ("product_id", "bigint"), ("quantity", "integer"),
-         ("unit_price", "numeric(12,2)")),
-        "dw.fact_order_items", "dw.current_order_items",
+        "order_items",
+        "order_item_id",
+        (
+            ("order_id", "bigint"),
+            ("product_id", "bigint"),
+            ("quantity", "integer"),
+            ("unit_price", "numeric(12,2)"),
+        ),
+        "dw.fact_order_items",
+        "dw.current_order_items",
     ),
 }
 
 #: Change-record metadata staged with every row, before the key and business columns.
 META_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("version", "bigint"), ("source_ts_ms", "bigint"), ("deleted", "boolean"),
+    ("version", "bigint"),
+    ("source_ts_ms", "bigint"),
+    ("deleted", "boolean"),
 )
 
 assert tuple(ENTITIES) == CAPTURED_TABLES, "one Entity per captured table, in dependency order"

@@ -25,8 +25,13 @@ TRANSFORM_PROGRESS_FILE = "transform-progress.json"
 
 def high_watermarks(settings: Settings, topics: Iterable[str]) -> dict[TopicPartitionKey, int]:
     """End offset of every partition of `topics` (missing topics are left out)."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
-                         "group.id": "etl-lag-probe", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": "etl-lag-probe",
+            "enable.auto.commit": False,
+        }
+    )
     try:
         marks: dict[TopicPartitionKey, int] = {}
         metadata = consumer.list_topics(timeout=10)
@@ -36,18 +41,23 @@ def high_watermarks(settings: Settings, topics: Iterable[str]) -> dict[TopicPart
                 continue
             for partition in meta.partitions:
                 _low, high = consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=10)
+                    TopicPartition(topic, partition), timeout=10
+                )
                 marks[(topic, partition)] = high
         return marks
     finally:
         consumer.close()
 
 
-def behind(ends: dict[TopicPartitionKey, int],
-           positions: dict[TopicPartitionKey, int]) -> dict[str, int]:
+def behind(
+    ends: dict[TopicPartitionKey, int], positions: dict[TopicPartitionKey, int]
+) -> dict[str, int]:
     """Messages not yet consumed per partition ("topic[p]": n), only where n > 0."""
-    return {f"{t}[{p}]": end - positions.get((t, p), 0) for (t, p), end in ends.items()
-            if positions.get((t, p), 0) < end}
+    return {
+        f"{t}[{p}]": end - positions.get((t, p), 0)
+        for (t, p), end in ends.items()
+        if positions.get((t, p), 0) < end
+    }
 
 
 def curated_lag(settings: Settings, conn: psycopg.Connection) -> dict[str, int]:

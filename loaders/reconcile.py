@@ -29,8 +29,11 @@ from loaders.apply import sql_file
 from loaders.entities import ENTITIES, Entity
 from loaders.lag import curated_lag, transform_lag
 
-AMOUNTS = {"orders": "total_amount", "order_items": "quantity * unit_price",
-           "products": "unit_price"}
+AMOUNTS = {
+    "orders": "total_amount",
+    "order_items": "quantity * unit_price",
+    "products": "unit_price",
+}
 SPLIT = 16  # sub-ranges per level of the range bisection
 LEAF_ROWS = 2000  # a range this small is diffed key by key
 MAX_KEYS = 20  # mismatching keys listed per table
@@ -38,10 +41,13 @@ MAX_KEYS = 20  # mismatching keys listed per table
 
 def row_hash(entity: Entity) -> sql.Composable:
     """A 60-bit integer hash of one row's key and business columns (NULL-safe, text form)."""
-    parts = [sql.SQL("coalesce({}::text, '<null>')").format(sql.Identifier(c))
-             for c in (entity.key, *entity.column_names)]
+    parts = [
+        sql.SQL("coalesce({}::text, '<null>')").format(sql.Identifier(c))
+        for c in (entity.key, *entity.column_names)
+    ]
     return sql.SQL("('x' || substr(md5(concat_ws('|', {})), 1, 15))::bit(60)::bigint").format(
-        sql.SQL(", ").join(parts))
+        sql.SQL(", ").join(parts)
+    )
 
 
 class Side:
@@ -55,26 +61,41 @@ class Side:
 
     def summary(self) -> dict[str, Any]:
         amount = sql.SQL(AMOUNTS.get(self.entity.name, "NULL::numeric"))
-        row = self.conn.execute(sql.SQL(
-            "SELECT count(*), sum({amount}), coalesce(sum({hash}), 0), min({key}), max({key})"
-            " FROM {rel}").format(amount=amount, hash=self.hash, key=self.key, rel=self.rel)
+        row = self.conn.execute(
+            sql.SQL(
+                "SELECT count(*), sum({amount}), coalesce(sum({hash}), 0), min({key}), max({key})"
+                " FROM {rel}"
+            ).format(amount=amount, hash=self.hash, key=self.key, rel=self.rel)
         ).fetchone()
         assert row is not None
-        return {"rows": row[0], "amount": None if row[1] is None else str(row[1]),
-                "hash_sum": str(row[2]), "min_key": row[3], "max_key": row[4]}
+        return {
+            "rows": row[0],
+            "amount": None if row[1] is None else str(row[1]),
+            "hash_sum": str(row[2]),
+            "min_key": row[3],
+            "max_key": row[4],
+        }
 
     def range_checksum(self, lo: int, hi: int) -> tuple[int, int]:
-        row = self.conn.execute(sql.SQL(
-            "SELECT count(*), coalesce(sum({hash}), 0) FROM {rel}"
-            " WHERE {key} >= %s AND {key} < %s").format(hash=self.hash, rel=self.rel,
-                                                       key=self.key), (lo, hi)).fetchone()
+        row = self.conn.execute(
+            sql.SQL(
+                "SELECT count(*), coalesce(sum({hash}), 0) FROM {rel}"
+                " WHERE {key} >= %s AND {key} < %s"
+            ).format(hash=self.hash, rel=self.rel, key=self.key),
+            (lo, hi),
+        ).fetchone()
         assert row is not None
         return int(row[0]), int(row[1])
 
     def key_hashes(self, lo: int, hi: int) -> dict[int, int]:
-        return dict(self.conn.execute(sql.SQL(
-            "SELECT {key}, {hash} FROM {rel} WHERE {key} >= %s AND {key} < %s").format(
-                hash=self.hash, rel=self.rel, key=self.key), (lo, hi)).fetchall())
+        return dict(
+            self.conn.execute(
+                sql.SQL("SELECT {key}, {hash} FROM {rel} WHERE {key} >= %s AND {key} < %s").format(
+                    hash=self.hash, rel=self.rel, key=self.key
+                ),
+                (lo, hi),
+            ).fetchall()
+        )
 
 
 def differing_keys(src: Side, wh: Side, lo: int, hi: int, found: list[dict[str, Any]]) -> None:
@@ -96,18 +117,21 @@ def differing_keys(src: Side, wh: Side, lo: int, hi: int, found: list[dict[str, 
         differing_keys(src, wh, start, min(hi, start + step), found)
 
 
-def compare_entity(src_conn: psycopg.Connection, wh_conn: psycopg.Connection,
-                   entity: Entity) -> dict[str, Any]:
+def compare_entity(
+    src_conn: psycopg.Connection, wh_conn: psycopg.Connection, entity: Entity
+) -> dict[str, Any]:
     src = Side(src_conn, entity, f"public.{entity.name}")
     wh = Side(wh_conn, entity, entity.current_view)
     a, b = src.summary(), wh.summary()
     result: dict[str, Any] = {
-        "source": a, "warehouse": b,
-        "counts_match": a["rows"] == b["rows"], "amounts_match": a["amount"] == b["amount"],
-        "hashes_match": a["hash_sum"] == b["hash_sum"], "mismatched_keys": [],
+        "source": a,
+        "warehouse": b,
+        "counts_match": a["rows"] == b["rows"],
+        "amounts_match": a["amount"] == b["amount"],
+        "hashes_match": a["hash_sum"] == b["hash_sum"],
+        "mismatched_keys": [],
     }
-    result["match"] = result["counts_match"] and result["amounts_match"] and result[
-        "hashes_match"]
+    result["match"] = result["counts_match"] and result["amounts_match"] and result["hashes_match"]
     if not result["match"]:
         bounds = (a["min_key"], a["max_key"], b["min_key"], b["max_key"])
         keys = [k for k in bounds if k is not None]
@@ -119,7 +143,8 @@ def compare_entity(src_conn: psycopg.Connection, wh_conn: psycopg.Connection,
 def summaries_consistent(wh_conn: psycopg.Connection) -> bool:
     incremental = wh_conn.execute(
         "SELECT date_key, country, orders, cancelled_orders, items, revenue"
-        " FROM dw.agg_daily_sales_by_country ORDER BY date_key, country").fetchall()
+        " FROM dw.agg_daily_sales_by_country ORDER BY date_key, country"
+    ).fetchall()
     return incremental == wh_conn.execute(sql_file("recompute_daily_sales.sql")).fetchall()
 
 
@@ -137,8 +162,11 @@ def wait_for_drain(settings: Settings, wait_s: float) -> dict[str, Any]:
     while transform and time.monotonic() < deadline:
         time.sleep(0.25)
         transform = transform_lag(settings)
-    hops["transform"] = ({"drained": None, "detail": "no transform progress reported"}
-                         if transform is None else {"drained": not transform, "behind": transform})
+    hops["transform"] = (
+        {"drained": None, "detail": "no transform progress reported"}
+        if transform is None
+        else {"drained": not transform, "behind": transform}
+    )
     with psycopg.connect(settings.warehouse_dsn(), autocommit=True) as conn:
         loader = curated_lag(settings, conn)
         while loader and time.monotonic() < deadline:
@@ -153,13 +181,21 @@ def reconcile(settings: Settings, wait_s: float) -> dict[str, Any]:
     """Wait for the pipeline to drain (bounded), then compare source and warehouse."""
     started = time.monotonic()
     drain = wait_for_drain(settings, wait_s)
-    with psycopg.connect(settings.source_dsn()) as src, \
-            psycopg.connect(settings.warehouse_dsn()) as wh:
+    with (
+        psycopg.connect(settings.source_dsn()) as src,
+        psycopg.connect(settings.warehouse_dsn()) as wh,
+    ):
         for conn in (src, wh):
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             conn.execute("SET TIME ZONE 'UTC'")
         tables = {name: compare_entity(src, wh, entity) for name, entity in ENTITIES.items()}
         consistent = summaries_consistent(wh)
     match = all(t["match"] for t in tables.values()) and consistent
-    return {"match": match, "drained": drain["drained"], "drain": drain, "tables": tables,
-            "summaries_consistent": consistent, "seconds": round(time.monotonic() - started, 2)}
+    return {
+        "match": match,
+        "drained": drain["drained"],
+        "drain": drain,
+        "tables": tables,
+        "summaries_consistent": consistent,
+        "seconds": round(time.monotonic() - started, 2),
+    }

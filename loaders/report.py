@@ -9,8 +9,17 @@ import psycopg
 
 from loaders.progress import read_progress
 
-REPORT_TABLES = ("dim_customer", "dim_product", "dim_date", "fact_orders", "fact_order_items",
-                 "agg_daily_sales", "agg_daily_sales_by_country", "etl_offsets", "etl_load_audit")
+REPORT_TABLES = (
+    "dim_customer",
+    "dim_product",
+    "dim_date",
+    "fact_orders",
+    "fact_order_items",
+    "agg_daily_sales",
+    "agg_daily_sales_by_country",
+    "etl_offsets",
+    "etl_load_audit",
+)
 _REVENUE_BY_DAY = """
 SELECT d.full_date::text, a.orders, a.cancelled_orders, a.items, a.revenue::text,
        a.avg_order_value::text
@@ -36,14 +45,24 @@ def warehouse_report(settings: Any) -> dict[str, Any]:
     """JSON-serialisable summary. `end_to_end_lag_s` = now - newest source commit applied: the
     pipeline's latency while the source is busy, the idle time since the last change otherwise."""
     with psycopg.connect(settings.warehouse_dsn(), autocommit=True) as conn:
-        rows = {t: conn.execute(f"SELECT count(*) FROM dw.{t}").fetchone()[0]  # type: ignore[index]
-                for t in REPORT_TABLES}
-        days = [dict(zip(("day", "orders", "cancelled_orders", "items", "revenue",
-                          "avg_order_value"), r, strict=True))
-                for r in conn.execute(_REVENUE_BY_DAY).fetchall()]
+        rows = {
+            t: conn.execute(f"SELECT count(*) FROM dw.{t}").fetchone()[0]  # type: ignore[index]
+            for t in REPORT_TABLES
+        }
+        days = [
+            dict(
+                zip(
+                    ("day", "orders", "cancelled_orders", "items", "revenue", "avg_order_value"),
+                    r,
+                    strict=True,
+                )
+            )
+            for r in conn.execute(_REVENUE_BY_DAY).fetchall()
+        ]
         newest = conn.execute(_NEWEST_APPLIED).fetchone()[0]  # type: ignore[index]
         batches, rows_in, applied, stale, rejected, last = conn.execute(  # type: ignore[misc]
-            _AUDIT_TOTALS).fetchone()
+            _AUDIT_TOTALS
+        ).fetchone()
     now = datetime.now(UTC)
     return {
         "generated_at": now.isoformat(timespec="seconds"),
@@ -51,7 +70,13 @@ def warehouse_report(settings: Any) -> dict[str, Any]:
         "revenue_by_day": days,
         "newest_source_commit_applied": newest.isoformat() if newest else None,
         "end_to_end_lag_s": round((now - newest).total_seconds(), 3) if newest else None,
-        "loads": {"batches": batches, "rows_in": rows_in, "applied": applied, "stale": stale,
-                  "rejected": rejected, "last_commit": last.isoformat() if last else None},
+        "loads": {
+            "batches": batches,
+            "rows_in": rows_in,
+            "applied": applied,
+            "stale": stale,
+            "rejected": rejected,
+            "last_commit": last.isoformat() if last else None,
+        },
         "loader_progress": read_progress(settings.run_dir),
     }

@@ -8,8 +8,16 @@ from etl.settings import Settings
 WAREHOUSE_MIGRATIONS = SQL_ROOT / "warehouse"
 
 #: Tables the loader writes (everything but the static dim_date): emptied to reload from scratch.
-DATA_TABLES = ("dim_customer", "dim_product", "fact_orders", "fact_order_items",
-               "agg_daily_sales", "agg_daily_sales_by_country", "etl_offsets", "etl_load_audit")
+DATA_TABLES = (
+    "dim_customer",
+    "dim_product",
+    "fact_orders",
+    "fact_order_items",
+    "agg_daily_sales",
+    "agg_daily_sales_by_country",
+    "etl_offsets",
+    "etl_load_audit",
+)
 
 
 def prepare_warehouse(settings: Settings) -> list[str]:

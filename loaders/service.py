@@ -82,10 +82,12 @@ class LoaderService:
         self.totals = {"batches": 0, "rows_in": 0, "applied": 0, "stale": 0, "rejected": 0}
         self.last_batch: dict[str, Any] | None = None
         self.last_progress = 0.0
-        self.conn = psycopg.connect(settings.warehouse_dsn(), autocommit=True,
-                                    application_name=f"loader {self.loader_id}")
-        self.consumer = Consumer(consumer_config(settings, self.loader_id),
-                                 logger=logging.getLogger("rdkafka"))
+        self.conn = psycopg.connect(
+            settings.warehouse_dsn(), autocommit=True, application_name=f"loader {self.loader_id}"
+        )
+        self.consumer = Consumer(
+            consumer_config(settings, self.loader_id), logger=logging.getLogger("rdkafka")
+        )
 
     # ---- rebalance callbacks: run inside consume(), between batches ----
     def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -96,15 +98,19 @@ class LoaderService:
             self.pending.pop(tp, None)
             p.offset = stored.get(tp, OFFSET_BEGINNING)
         consumer.assign(partitions)
-        log.info("partitions assigned", extra={"partitions": {
-            tp_name((p.topic, p.partition)): p.offset for p in partitions}})
+        log.info(
+            "partitions assigned",
+            extra={"partitions": {tp_name((p.topic, p.partition)): p.offset for p in partitions}},
+        )
 
     def on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for p in partitions:
             self.owned.pop((p.topic, p.partition), None)
             self.pending.pop((p.topic, p.partition), None)
-        log.info("partitions revoked", extra={
-            "partitions": [tp_name((p.topic, p.partition)) for p in partitions]})
+        log.info(
+            "partitions revoked",
+            extra={"partitions": [tp_name((p.topic, p.partition)) for p in partitions]},
+        )
 
     # ---- the loop ----
     def request_stop(self, signum: int, _frame: object) -> None:
@@ -115,10 +121,17 @@ class LoaderService:
         applied = prepare_warehouse(self.settings)
         if applied:
             log.info("warehouse migrations applied", extra={"migrations": applied})
-        self.consumer.subscribe(self.topics, on_assign=self.on_assign,
-                                on_revoke=self.on_revoke, on_lost=self.on_revoke)
-        log.info("loader started", extra={"loader_id": self.loader_id, "topics": self.topics,
-                                          "group": self.settings.loader_group_id})
+        self.consumer.subscribe(
+            self.topics, on_assign=self.on_assign, on_revoke=self.on_revoke, on_lost=self.on_revoke
+        )
+        log.info(
+            "loader started",
+            extra={
+                "loader_id": self.loader_id,
+                "topics": self.topics,
+                "group": self.settings.loader_group_id,
+            },
+        )
         try:
             while not self.stopping:
                 batch = self.collect()
@@ -169,8 +182,10 @@ class LoaderService:
         try:
             result = apply_batch(self.conn, batch, expected, self.loader_id)
         except Fenced as exc:
-            log.warning("batch fenced off, rewinding to the stored offsets",
-                        extra={"reason": str(exc), "rows": batch.rows_in})
+            log.warning(
+                "batch fenced off, rewinding to the stored offsets",
+                extra={"reason": str(exc), "rows": batch.rows_in},
+            )
             self.rewind()
             return
         for tp, offset in result.end_offsets.items():
@@ -189,8 +204,11 @@ class LoaderService:
 
     def commit_to_kafka(self, result: BatchResult) -> None:
         """For monitoring tools only (consumer-group lag); correctness never reads it back."""
-        offsets = [TopicPartition(t, p, o) for (t, p), o in result.end_offsets.items()
-                   if (t, p) in self.owned]
+        offsets = [
+            TopicPartition(t, p, o)
+            for (t, p), o in result.end_offsets.items()
+            if (t, p) in self.owned
+        ]
         if offsets:
             try:
                 self.consumer.commit(offsets=offsets, asynchronous=True)
@@ -220,11 +238,18 @@ class LoaderService:
             lag = self.lag()
         except Exception:  # a closed consumer or no metadata yet: lag is optional
             lag = {"total": None, "partitions": {}}
-        write_progress(self.settings.run_dir, {
-            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "loader_id": self.loader_id, "pid": os.getpid(), "batch": self.last_batch,
-            "totals": self.totals, "lag": lag, "assigned": sorted(map(tp_name, self.owned)),
-        })
+        write_progress(
+            self.settings.run_dir,
+            {
+                "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "loader_id": self.loader_id,
+                "pid": os.getpid(),
+                "batch": self.last_batch,
+                "totals": self.totals,
+                "lag": lag,
+                "assigned": sorted(map(tp_name, self.owned)),
+            },
+        )
 
 
 def main() -> int:
@@ -244,7 +269,9 @@ def main() -> int:
     try:
         service.run()
     except psycopg.Error as exc:
-        log.exception("warehouse error, exiting (restart resumes from the stored offsets)",
-                      extra={"error": str(exc).strip().splitlines()[0] if str(exc) else ""})
+        log.exception(
+            "warehouse error, exiting (restart resumes from the stored offsets)",
+            extra={"error": str(exc).strip().splitlines()[0] if str(exc) else ""},
+        )
         return 1
     return 0

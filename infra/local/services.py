@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from etl.errors import EtlError, PrerequisiteMissing
+from etl.errors import EtlError
 from etl.settings import Settings, settings_environment
 from infra import catalog
 from infra.local.jars import component_dir, plugin_path

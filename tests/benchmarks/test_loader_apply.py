@@ -39,7 +39,7 @@ def batches_of(messages: list[tuple[str, bytes]], size: int) -> list[ChangeBatch
     batches = []
     for start in range(0, len(messages), size):
         batch = ChangeBatch()
-        for offset, (topic, value) in enumerate(messages[start:start + size], start=start):
+        for offset, (topic, value) in enumerate(messages[start : start + size], start=start):
             batch.add(topic, 0, offset, value)
         batches.append(batch)
     return batches
@@ -54,23 +54,29 @@ def report(name: str, rows: int, seconds: float) -> None:
 
 
 @pytest.mark.benchmark(group="loader")
-def test_apply_100k_change_records(benchmark, warehouse_settings: Settings,  # noqa: F811
-                                   messages: list[tuple[str, bytes]]) -> None:
+def test_apply_100k_change_records(
+    benchmark,
+    warehouse_settings: Settings,  # noqa: F811
+    messages: list[tuple[str, bytes]],
+) -> None:
     size = Settings().loader_batch_size
     with psycopg.connect(warehouse_settings.warehouse_dsn(), autocommit=True) as conn:
+
         def empty() -> None:
             # TRUNCATE leaves the tables "never analyzed", like a freshly migrated warehouse
             # (an ANALYZE of the empty tables would make the planner expect them to stay empty
             # until autovacuum's next visit, which is not what a running loader sees)
-            conn.execute("TRUNCATE " + ", ".join(f"dw.{t}" for t in DATA_TABLES)
-                         + " RESTART IDENTITY")
+            conn.execute(
+                "TRUNCATE " + ", ".join(f"dw.{t}" for t in DATA_TABLES) + " RESTART IDENTITY"
+            )
 
         def apply_all() -> float:
             started = time.perf_counter()
             expected: dict[tuple[str, int], int | None] = {}
             for batch in batches_of(messages, size):  # parsing is part of the loader's work
-                result = apply_batch(conn, batch, {tp: expected.get(tp) for tp in batch.offsets},
-                                     "benchmark")
+                result = apply_batch(
+                    conn, batch, {tp: expected.get(tp) for tp in batch.offsets}, "benchmark"
+                )
                 expected.update(result.end_offsets)
             return time.perf_counter() - started
 
@@ -81,20 +87,27 @@ def test_apply_100k_change_records(benchmark, warehouse_settings: Settings,  # n
 
 
 @pytest.mark.benchmark(group="loader")
-def test_raw_copy_ceiling(benchmark, warehouse_settings: Settings,  # noqa: F811
-                          messages: list[tuple[str, bytes]]) -> None:
+def test_raw_copy_ceiling(
+    benchmark,
+    warehouse_settings: Settings,  # noqa: F811
+    messages: list[tuple[str, bytes]],
+) -> None:
     (batch,) = batches_of(messages, len(messages))
     with psycopg.connect(warehouse_settings.warehouse_dsn(), autocommit=True) as conn:
         for entity in ENTITIES.values():  # plain tables shaped like staging, no index
             columns = [*META_COLUMNS, (entity.key, "bigint"), *entity.columns]
             conn.execute(f"DROP TABLE IF EXISTS public.{entity.staging_table}")
-            conn.execute(f"CREATE TABLE public.{entity.staging_table} ("
-                         + ", ".join(f"{n} {t}" for n, t in columns) + ")")
+            conn.execute(
+                f"CREATE TABLE public.{entity.staging_table} ("
+                + ", ".join(f"{n} {t}" for n, t in columns)
+                + ")"
+            )
         conn.execute("SET search_path = public")  # COPY targets the plain tables, not temp ones
 
         def empty() -> None:
-            conn.execute("TRUNCATE " + ", ".join(f"public.{e.staging_table}"
-                                                 for e in ENTITIES.values()))
+            conn.execute(
+                "TRUNCATE " + ", ".join(f"public.{e.staging_table}" for e in ENTITIES.values())
+            )
 
         def copy_all() -> float:
             started = time.perf_counter()

@@ -76,8 +76,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
 def stack_config(stack: str) -> dict[str, str]:
     """Pulumi.<stack>.yaml as the engine hands config to a program: `project:key` -> string."""
     raw = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {key: value if isinstance(value, str) else json.dumps(value)
-            for key, value in raw.items()}
+    return {
+        key: value if isinstance(value, str) else json.dumps(value) for key, value in raw.items()
+    }
 
 
 @dataclass
@@ -98,8 +99,9 @@ class ProgramRun:
         return {key: reveal(value) for key, value in connector.inputs.items()}
 
 
-def run_program(stack: str, overrides: dict[str, Any] | None = None,
-                secrets: dict[str, str] | None = None) -> ProgramRun:
+def run_program(
+    stack: str, overrides: dict[str, Any] | None = None, secrets: dict[str, str] | None = None
+) -> ProgramRun:
     """Run `deploy(load_stack_config())` for `stack` under fresh mocks; resolve its outputs."""
     from infra.pulumi.program import deploy
     from infra.pulumi.stack_config import load_stack_config
@@ -126,8 +128,11 @@ def run_program(stack: str, overrides: dict[str, Any] | None = None,
 
         values = pulumi.Output.all(*[outputs[n] for n in names])
         return pulumi.Output.all(values, pulumi.Output.from_input(secretness())).apply(
-            lambda pair: (run.outputs.update(zip(names, pair[0], strict=True)),
-                          run.secret_outputs.update(pair[1])))
+            lambda pair: (
+                run.outputs.update(zip(names, pair[0], strict=True)),
+                run.secret_outputs.update(pair[1]),
+            )
+        )
 
     program()
     return run

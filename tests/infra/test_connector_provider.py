@@ -23,8 +23,14 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def provider_settings(stack: Settings) -> Iterator[Settings]:
     """The stack's settings (same servers, credentials, publication), another connector."""
-    settings = Settings(**{**stack.model_dump(), "connector_name": "pulumi-provider-test",
-                           "slot_name": "pulumi_provider_test", "topic_prefix": "pulumitest"})
+    settings = Settings(
+        **{
+            **stack.model_dump(),
+            "connector_name": "pulumi-provider-test",
+            "slot_name": "pulumi_provider_test",
+            "topic_prefix": "pulumitest",
+        }
+    )
     yield settings
     ConnectClient(settings.connect_url).delete(settings.connector_name)
     drop_slot(settings)
@@ -35,8 +41,10 @@ def drop_slot(settings: Settings, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     with psycopg.connect(settings.source_dsn(), autocommit=True) as conn:
         while True:
-            row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s",
-                               (settings.slot_name,)).fetchone()
+            row = conn.execute(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = %s",
+                (settings.slot_name,),
+            ).fetchone()
             if row is None:
                 return
             if not row[0]:
@@ -52,8 +60,12 @@ def test_create_diff_update_delete_against_real_connect(provider_settings: Setti
     client = ConnectClient(settings.connect_url)
     name = settings.connector_name
     config = catalog.debezium_connector_config(settings)
-    props = {"connect_url": settings.connect_url, "connector_name": name, "config": config,
-             "timeout_s": 120.0}
+    props = {
+        "connect_url": settings.connect_url,
+        "connector_name": name,
+        "config": config,
+        "timeout_s": 120.0,
+    }
     provider = ConnectorProvider()
 
     created = provider.create(props)

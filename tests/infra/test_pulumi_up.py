@@ -34,8 +34,15 @@ def missing_prerequisites() -> list[str]:
 
 
 def pulumi(args: list[str], env: dict[str, str], timeout: float = 1800) -> str:
-    result = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=timeout, check=False)
+    result = subprocess.run(
+        ["pulumi", *args, "--non-interactive"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     assert result.returncode == 0, f"pulumi {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
@@ -46,8 +53,12 @@ def test_pulumi_up_and_destroy_the_dev_stack(tmp_path: Path) -> None:
         reason = "; ".join(missing)
         print(f"skipping the real `pulumi up`: {reason}")
         pytest.skip(reason)
-    env = {**os.environ, "PULUMI_BACKEND_URL": f"file://{tmp_path}",
-           "PULUMI_CONFIG_PASSPHRASE": "test-only", "PULUMI_SKIP_UPDATE_CHECK": "true"}
+    env = {
+        **os.environ,
+        "PULUMI_BACKEND_URL": f"file://{tmp_path}",
+        "PULUMI_CONFIG_PASSPHRASE": "test-only",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+    }
     pulumi(["stack", "select", "--create", "dev"], env)
     try:
         pulumi(["up", "--yes", "--skip-preview", "--stack", "dev"], env)

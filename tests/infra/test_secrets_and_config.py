@@ -21,8 +21,9 @@ from tests.infra.pulumi_harness import CONTAINER, DYNAMIC, ProgramRun, is_secret
 
 pytestmark = pytest.mark.infra
 
-PINNED = Images("postgres:15.13-bookworm", "apache/kafka:4.3.1",
-                "quay.io/debezium/connect:3.6.1.Final", "0.1.0")
+PINNED = Images(
+    "postgres:15.13-bookworm", "apache/kafka:4.3.1", "quay.io/debezium/connect:3.6.1.Final", "0.1.0"
+)
 
 
 def test_dsn_outputs_are_secret_and_addresses_are_not(dev_run: ProgramRun) -> None:
@@ -36,8 +37,9 @@ def test_dsn_outputs_are_secret_and_addresses_are_not(dev_run: ProgramRun) -> No
 
 def test_inputs_holding_a_password_are_sent_as_secrets(dev_run: ProgramRun) -> None:
     for service, container in dev_run.containers().items():
-        plain_env = str(container["envs"]["value"] if is_secret(container["envs"])
-                        else container["envs"])
+        plain_env = str(
+            container["envs"]["value"] if is_secret(container["envs"]) else container["envs"]
+        )
         if "generated-db-password" in plain_env or "generated-replication-password" in plain_env:
             assert is_secret(container["envs"]), service
     [connector] = [r for r in dev_run.mocks.of_type(DYNAMIC) if "connector_name" in r.inputs]
@@ -46,8 +48,9 @@ def test_inputs_holding_a_password_are_sent_as_secrets(dev_run: ProgramRun) -> N
 
 
 def test_configured_passwords_replace_generated_ones() -> None:
-    run = run_program("staging", secrets={"dbPassword": "chosen-db",
-                                          "replicationPassword": "chosen-repl"})
+    run = run_program(
+        "staging", secrets={"dbPassword": "chosen-db", "replicationPassword": "chosen-repl"}
+    )
     generated = [r for r in run.mocks.of_type(DYNAMIC) if "length" in r.inputs]
     assert generated == []
     assert ":chosen-db@" in run.outputs["sourceDsnInNetwork"]
@@ -94,7 +97,10 @@ def test_stack_settings_ignore_the_shells_etl_variables(monkeypatch: pytest.Monk
 
 
 def test_kafka_cluster_id_is_stable_and_well_formed() -> None:
-    first, again, other = kafka_cluster_id("cdc-dev"), kafka_cluster_id("cdc-dev"), \
-        kafka_cluster_id("cdc-staging")
+    first, again, other = (
+        kafka_cluster_id("cdc-dev"),
+        kafka_cluster_id("cdc-dev"),
+        kafka_cluster_id("cdc-staging"),
+    )
     assert first == again != other
     assert len(first) == 22 and len(base64.urlsafe_b64decode(first + "==")) == 16

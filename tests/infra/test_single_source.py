@@ -45,12 +45,15 @@ def kafka_image_property(env_name: str) -> str:
 
 #: configureDefaults of the apache/kafka image: applied to every one of these left unset.
 KAFKA_IMAGE_DEFAULTS = {
-    "CLUSTER_ID": "5L6g3nShT-eMCtK--X86sw", "KAFKA_NODE_ID": "1",
-    "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP":
-        "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT",
+    "CLUSTER_ID": "5L6g3nShT-eMCtK--X86sw",
+    "KAFKA_NODE_ID": "1",
+    "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": (
+        "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT"
+    ),
     "KAFKA_LISTENERS": "PLAINTEXT://localhost:29092,CONTROLLER://localhost:29093",
     "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://localhost:29092",
-    "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1", "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+    "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+    "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
     "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
     "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
     "KAFKA_PROCESS_ROLES": "broker,controller",
@@ -65,35 +68,53 @@ def kafka_image_properties(env: dict[str, str]) -> dict[str, str]:
     """server.properties as the image renders it from the container env (defaults included)."""
     effective = {**KAFKA_IMAGE_DEFAULTS, **env}
     skip = {"KAFKA_HEAP_OPTS"}
-    return {kafka_image_property(k): v for k, v in effective.items()
-            if k.startswith("KAFKA_") and k not in skip}
+    return {
+        kafka_image_property(k): v
+        for k, v in effective.items()
+        if k.startswith("KAFKA_") and k not in skip
+    }
 
 
 #: The Debezium connect entrypoint's short variables -> the CONNECT_* it always exports from
 #: them (overwriting a CONNECT_* given directly), and their defaults.
 DEBEZIUM_SHORT = {
-    "BOOTSTRAP_SERVERS": "CONNECT_BOOTSTRAP_SERVERS", "GROUP_ID": "CONNECT_GROUP_ID",
+    "BOOTSTRAP_SERVERS": "CONNECT_BOOTSTRAP_SERVERS",
+    "GROUP_ID": "CONNECT_GROUP_ID",
     "CONFIG_STORAGE_TOPIC": "CONNECT_CONFIG_STORAGE_TOPIC",
     "OFFSET_STORAGE_TOPIC": "CONNECT_OFFSET_STORAGE_TOPIC",
     "STATUS_STORAGE_TOPIC": "CONNECT_STATUS_STORAGE_TOPIC",
-    "KEY_CONVERTER": "CONNECT_KEY_CONVERTER", "VALUE_CONVERTER": "CONNECT_VALUE_CONVERTER",
+    "KEY_CONVERTER": "CONNECT_KEY_CONVERTER",
+    "VALUE_CONVERTER": "CONNECT_VALUE_CONVERTER",
     "OFFSET_FLUSH_INTERVAL_MS": "CONNECT_OFFSET_FLUSH_INTERVAL_MS",
     "OFFSET_FLUSH_TIMEOUT_MS": "CONNECT_OFFSET_FLUSH_TIMEOUT_MS",
     "SHUTDOWN_TIMEOUT": "CONNECT_TASK_SHUTDOWN_GRACEFUL_TIMEOUT_MS",
     "ADVERTISED_HOST_NAME": "CONNECT_REST_ADVERTISED_HOST_NAME",
     "ADVERTISED_PORT": "CONNECT_REST_ADVERTISED_PORT",
-    "REST_PORT": "CONNECT_REST_PORT", "REST_HOST_NAME": "CONNECT_REST_HOST_NAME",
+    "REST_PORT": "CONNECT_REST_PORT",
+    "REST_HOST_NAME": "CONNECT_REST_HOST_NAME",
 }
 _JSON = "org.apache.kafka.connect.json.JsonConverter"
 DEBEZIUM_DEFAULTS = {
-    "REST_PORT": "8083", "REST_HOST_NAME": "<container ip>", "ADVERTISED_PORT": "8083",
-    "ADVERTISED_HOST_NAME": "<container ip>", "GROUP_ID": "1", "OFFSET_FLUSH_INTERVAL_MS": "60000",
-    "OFFSET_FLUSH_TIMEOUT_MS": "5000", "SHUTDOWN_TIMEOUT": "10000", "KEY_CONVERTER": _JSON,
-    "VALUE_CONVERTER": _JSON, "CONFIG_STORAGE_TOPIC": "", "OFFSET_STORAGE_TOPIC": "",
+    "REST_PORT": "8083",
+    "REST_HOST_NAME": "<container ip>",
+    "ADVERTISED_PORT": "8083",
+    "ADVERTISED_HOST_NAME": "<container ip>",
+    "GROUP_ID": "1",
+    "OFFSET_FLUSH_INTERVAL_MS": "60000",
+    "OFFSET_FLUSH_TIMEOUT_MS": "5000",
+    "SHUTDOWN_TIMEOUT": "10000",
+    "KEY_CONVERTER": _JSON,
+    "VALUE_CONVERTER": _JSON,
+    "CONFIG_STORAGE_TOPIC": "",
+    "OFFSET_STORAGE_TOPIC": "",
 }
 #: Properties only the entrypoint adds (not in the catalog).
-DEBEZIUM_EXTRAS = {"rest.port", "rest.host.name", "offset.flush.timeout.ms",
-                   "task.shutdown.graceful.timeout.ms"}
+DEBEZIUM_EXTRAS = {
+    "rest.port",
+    "rest.host.name",
+    "offset.flush.timeout.ms",
+    "task.shutdown.graceful.timeout.ms",
+}
 
 
 def debezium_image_properties(env: dict[str, str]) -> dict[str, str]:
@@ -124,15 +145,21 @@ def test_broker_env_decodes_to_the_catalog_and_local_properties(
     run: ProgramRun = request.getfixturevalue(f"{stack}_run")
     settings = stack_settings(stack)
     brokers = sorted(s for s in run.containers() if s.startswith("kafka-"))
-    voters = ",".join(f"{n}@kafka-{n}:{settings.port('kafka_controller')}"
-                      for n in range(1, len(brokers) + 1))
+    voters = ",".join(
+        f"{n}@kafka-{n}:{settings.port('kafka_controller')}" for n in range(1, len(brokers) + 1)
+    )
     local_props = read_properties(local.kafka_config_path(local_settings(stack, tmp_path)))
     for node_id, service in enumerate(brokers, start=1):
         seen = kafka_image_properties(run.env(service))
         assert seen == catalog.kafka_broker_properties(
-            settings, node_id=node_id, host=service, port=settings.port("kafka"),
-            controller_port=settings.port("kafka_controller"), quorum_voters=voters,
-            log_dirs="/var/lib/kafka/data")
+            settings,
+            node_id=node_id,
+            host=service,
+            port=settings.port("kafka"),
+            controller_port=settings.port("kafka_controller"),
+            quorum_voters=voters,
+            log_dirs="/var/lib/kafka/data",
+        )
         assert set(seen) == set(local_props)
         differing = {k for k in seen if seen[k] != local_props[k]}
         assert differing <= KAFKA_PLACEMENT | {"node.id"}, differing
@@ -177,26 +204,42 @@ def container_settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
 def test_app_containers_see_the_same_settings_and_topic_names(
     configured_run: ProgramRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    expected = stack_settings("dev", db_password=PASSWORDS["dbPassword"],
-                              replication_password=PASSWORDS["replicationPassword"])
+    expected = stack_settings(
+        "dev",
+        db_password=PASSWORDS["dbPassword"],
+        replication_password=PASSWORDS["replicationPassword"],
+    )
     # where the container sits: its state dir and the network names of its peers
-    local_only = {"home", "lib_dir_override", "bind_host", "source_db_host", "warehouse_db_host",
-                  "connect_host", "kafka_bootstrap_servers"}
+    local_only = {
+        "home",
+        "lib_dir_override",
+        "bind_host",
+        "source_db_host",
+        "warehouse_db_host",
+        "connect_host",
+        "kafka_bootstrap_servers",
+    }
     for service in ("source-init", "topics-init", "transform", "loader-1", "dashboard"):
         env = configured_run.env(service)
         seen = container_settings(env, monkeypatch)
         dump, want = seen.model_dump(), expected.model_dump()
         for field in set(want) - local_only:
             assert str(dump[field]) == str(want[field]) or (
-                dump[field].get_secret_value() == want[field].get_secret_value()), field
+                dump[field].get_secret_value() == want[field].get_secret_value()
+            ), field
         assert [seen.cdc_topic(t) for t in CAPTURED_TABLES] == [
-            expected.cdc_topic(t) for t in CAPTURED_TABLES]
+            expected.cdc_topic(t) for t in CAPTURED_TABLES
+        ]
         assert seen.pipeline_topics() == expected.pipeline_topics()
         assert seen.connect_internal_topics() == expected.connect_internal_topics()
         # the `etl env` variable names, with values for the Docker network
         assert set(env) >= {"ETL_SOURCE_DSN", "ETL_WAREHOUSE_DSN", "ETL_KAFKA_BOOTSTRAP"}
         assert {k for k in env if k in connection_env(expected)} >= {
-            "ETL_SOURCE_DSN", "ETL_WAREHOUSE_DSN", "ETL_KAFKA_BOOTSTRAP", "ETL_CONNECT_URL"}
+            "ETL_SOURCE_DSN",
+            "ETL_WAREHOUSE_DSN",
+            "ETL_KAFKA_BOOTSTRAP",
+            "ETL_CONNECT_URL",
+        }
         assert env["ETL_WAREHOUSE_DSN"] == expected.warehouse_dsn(host="warehouse-db")
         # Settings() inside the container reaches every peer by its network name
         assert seen.source_dsn() == expected.source_dsn(host="source-db")

@@ -27,7 +27,8 @@ PINNED = re.compile(r"^[\w./-]+:(?!latest$)[\w][\w.-]*$")
 def stateful(service: str) -> bool:
     """Services whose data must survive a container replacement."""
     return service in {"source-db", "warehouse-db", "transform"} or service.startswith(
-        ("kafka-", "spark-worker-"))
+        ("kafka-", "spark-worker-")
+    )
 
 
 @pytest.fixture(params=["dev", "staging"])
@@ -38,18 +39,35 @@ def any_run(request: pytest.FixtureRequest) -> ProgramRun:
 def test_dev_stack_creates_exactly_the_expected_resources(dev_run: ProgramRun) -> None:
     registered = Counter(r.typ for r in dev_run.mocks.resources)
     assert registered == {
-        NETWORK: 1, IMAGE: 1, REMOTE_IMAGE: 3, VOLUME: 4, CONTAINER: 11,
+        NETWORK: 1,
+        IMAGE: 1,
+        REMOTE_IMAGE: 3,
+        VOLUME: 4,
+        CONTAINER: 11,
         DYNAMIC: 3,  # two generated passwords and the connector
-        "cdc-etl:index:PostgresServer": 2, "cdc-etl:index:KafkaCluster": 1,
-        "cdc-etl:index:DebeziumConnect": 1, "cdc-etl:index:SparkCluster": 1,
+        "cdc-etl:index:PostgresServer": 2,
+        "cdc-etl:index:KafkaCluster": 1,
+        "cdc-etl:index:DebeziumConnect": 1,
+        "cdc-etl:index:SparkCluster": 1,
         "cdc-etl:index:PipelineApp": 1,
     }
     assert set(dev_run.containers()) == {
-        "source-db", "warehouse-db", "kafka-1", "connect", "spark-master", "spark-worker-1",
-        "source-init", "topics-init", "transform", "loader-1", "dashboard",
+        "source-db",
+        "warehouse-db",
+        "kafka-1",
+        "connect",
+        "spark-master",
+        "spark-worker-1",
+        "source-init",
+        "topics-init",
+        "transform",
+        "loader-1",
+        "dashboard",
     }
     assert sorted(v.inputs["name"] for v in dev_run.mocks.of_type(VOLUME)) == [
-        "cdc-dev-etl-state", "cdc-dev-kafka-1-data", "cdc-dev-source-db-data",
+        "cdc-dev-etl-state",
+        "cdc-dev-kafka-1-data",
+        "cdc-dev-source-db-data",
         "cdc-dev-warehouse-db-data",
     ]
 
@@ -58,7 +76,9 @@ def test_staging_scales_brokers_workers_and_loaders(staging_run: ProgramRun) -> 
     services = set(staging_run.containers())
     assert {s for s in services if s.startswith("kafka-")} == {"kafka-1", "kafka-2", "kafka-3"}
     assert {s for s in services if s.startswith("spark-worker-")} == {
-        "spark-worker-1", "spark-worker-2"}
+        "spark-worker-1",
+        "spark-worker-2",
+    }
     assert {s for s in services if s.startswith("loader-")} == {"loader-1", "loader-2"}
     for node in (1, 2, 3):
         env = staging_run.env(f"kafka-{node}")
@@ -73,7 +93,9 @@ def test_staging_scales_brokers_workers_and_loaders(staging_run: ProgramRun) -> 
     assert config["topic.creation.default.replication.factor"] == "3"
     topics_env = staging_run.env("topics-init")
     assert (topics_env["ETL_REPLICATION_FACTOR"], topics_env["ETL_MIN_INSYNC_REPLICAS"]) == (
-        "3", "2")
+        "3",
+        "2",
+    )
     assert staging_run.outputs["kafkaBootstrapServers"].count(",") == 2
 
 
@@ -93,7 +115,10 @@ def test_every_container_has_a_health_check_and_a_restart_policy(any_run: Progra
         if service in ONE_SHOT:
             assert health["tests"] == ["NONE"], service
             assert (container["restart"], container["attach"], container["mustRun"]) == (
-                "no", True, False), service
+                "no",
+                True,
+                False,
+            ), service
             continue
         assert health["tests"][0] == "CMD" and len(health["tests"]) > 1, service
         assert health["retries"] > 0 and health["interval"], service

@@ -42,7 +42,8 @@ def high_watermarks(settings: Settings) -> dict[tuple[str, int], int]:
             meta = consumer.list_topics(topic, timeout=10).topics[topic]
             for partition in meta.partitions:
                 marks[(topic, partition)] = consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=10)[1]
+                    TopicPartition(topic, partition), timeout=10
+                )[1]
         return marks
     finally:
         consumer.close()
@@ -57,27 +58,36 @@ def warehouse(stack: Settings) -> Iterator[psycopg.Connection]:
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO dw.etl_offsets (topic, partition, next_offset) VALUES (%s, %s, %s)",
-                [(t, p, o) for (t, p), o in high_watermarks(stack).items()])
+                [(t, p, o) for (t, p), o in high_watermarks(stack).items()],
+            )
         yield conn
 
 
 def produce(settings: Settings, records: list[dict[str, Any]]) -> None:
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 20})
     for r in records:
-        producer.produce(settings.curated_topic(r["entity"]), key=json.dumps(r["key"]).encode(),
-                         value=json.dumps(r).encode())
+        producer.produce(
+            settings.curated_topic(r["entity"]),
+            key=json.dumps(r["key"]).encode(),
+            value=json.dumps(r).encode(),
+        )
         producer.poll(0)
     assert producer.flush(30) == 0
 
 
 class LoaderProcess:
     def __init__(self, group: str, batch_size: int, log_path: Path) -> None:
-        env = {**os.environ, "ETL_LOADER_GROUP_ID": group,
-               "ETL_LOADER_BATCH_SIZE": str(batch_size), "ETL_LOADER_MAX_WAIT_MS": "200"}
+        env = {
+            **os.environ,
+            "ETL_LOADER_GROUP_ID": group,
+            "ETL_LOADER_BATCH_SIZE": str(batch_size),
+            "ETL_LOADER_MAX_WAIT_MS": "200",
+        }
         self.log_path = log_path
         self.log = log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "loaders"], cwd=REPO, env=env,
-                                     stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "loaders"], cwd=REPO, env=env, stdout=self.log, stderr=self.log
+        )
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.proc.poll() is None:
@@ -87,20 +97,32 @@ class LoaderProcess:
         return code
 
     def log_lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.log_path.read_text().splitlines()
-                if line.startswith("{")]
+        return [
+            json.loads(line)
+            for line in self.log_path.read_text().splitlines()
+            if line.startswith("{")
+        ]
 
 
-def wait_until_loaded(conn: psycopg.Connection, settings: Settings, loaders: list[LoaderProcess],
-                      timeout_s: float = 120) -> None:
+def wait_until_loaded(
+    conn: psycopg.Connection,
+    settings: Settings,
+    loaders: list[LoaderProcess],
+    timeout_s: float = 120,
+) -> None:
     """Poll until the stored offsets reach every curated partition's end (lag judged, not data)."""
     target = high_watermarks(settings)
     deadline = time.monotonic() + timeout_s
     while True:
-        stored = dict(((t, p), o) for t, p, o in conn.execute(
-            "SELECT topic, partition, next_offset FROM dw.etl_offsets").fetchall())
-        behind = {tp: end - stored.get(tp, 0) for tp, end in target.items()
-                  if stored.get(tp, 0) < end}
+        stored = dict(
+            ((t, p), o)
+            for t, p, o in conn.execute(
+                "SELECT topic, partition, next_offset FROM dw.etl_offsets"
+            ).fetchall()
+        )
+        behind = {
+            tp: end - stored.get(tp, 0) for tp, end in target.items() if stored.get(tp, 0) < end
+        }
         if not behind:
             return
         for loader in loaders:
@@ -109,8 +131,9 @@ def wait_until_loaded(conn: psycopg.Connection, settings: Settings, loaders: lis
         time.sleep(0.2)
 
 
-def assert_warehouse_matches(conn: psycopg.Connection, records: list[dict[str, Any]],
-                             messages: int) -> None:
+def assert_warehouse_matches(
+    conn: psycopg.Connection, records: list[dict[str, Any]], messages: int
+) -> None:
     expected = expected_versions(records)
     for entity, query in WAREHOUSE_VERSIONS.items():
         actual = {key: (version, deleted) for key, version, deleted in conn.execute(query)}
@@ -118,10 +141,12 @@ def assert_warehouse_matches(conn: psycopg.Connection, records: list[dict[str, A
     assert conn.execute("SELECT count(*) FROM dw.dim_customer WHERE is_inferred").fetchone() == (0,)
     incremental = conn.execute(
         "SELECT date_key, country, orders, cancelled_orders, items, revenue"
-        " FROM dw.agg_daily_sales_by_country ORDER BY date_key, country").fetchall()
+        " FROM dw.agg_daily_sales_by_country ORDER BY date_key, country"
+    ).fetchall()
     assert incremental == conn.execute(sql_file("recompute_daily_sales.sql")).fetchall()
     rows_in, applied = conn.execute(
-        "SELECT sum(rows_in), sum(applied) FROM dw.etl_load_audit").fetchone() or (0, 0)
+        "SELECT sum(rows_in), sum(applied) FROM dw.etl_load_audit"
+    ).fetchone() or (0, 0)
     assert rows_in == messages, "each produced message is in exactly one committed batch"
     assert applied == len({(r["entity"], r["version"]) for r in records}), "no double application"
 
@@ -130,8 +155,9 @@ def tmp_log(tmp_path: Path, name: str) -> Path:
     return tmp_path / f"{name}.log"
 
 
-def test_loader_loads_produced_changes(stack: Settings, warehouse: psycopg.Connection,
-                                       tmp_path: Path) -> None:
+def test_loader_loads_produced_changes(
+    stack: Settings, warehouse: psycopg.Connection, tmp_path: Path
+) -> None:
     records = change_history(random.Random(11), orders=300)
     produce(stack, records)
     loader = LoaderProcess(f"it-{uuid.uuid4().hex[:8]}", 500, tmp_log(tmp_path, "loader"))
@@ -153,7 +179,8 @@ def loader_in_transaction(conn: psycopg.Connection, deadline_s: float) -> bool:
     while time.monotonic() < deadline:
         row = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'loader %'"
-            " AND xact_start IS NOT NULL AND state <> 'idle'").fetchone()
+            " AND xact_start IS NOT NULL AND state <> 'idle'"
+        ).fetchone()
         if row and row[0]:
             return True
         time.sleep(0.005)
@@ -161,7 +188,8 @@ def loader_in_transaction(conn: psycopg.Connection, deadline_s: float) -> bool:
 
 
 def test_kill_9_mid_batch_loses_nothing_and_applies_nothing_twice(
-        stack: Settings, warehouse: psycopg.Connection, tmp_path: Path) -> None:
+    stack: Settings, warehouse: psycopg.Connection, tmp_path: Path
+) -> None:
     records = change_history(random.Random(12), orders=3000)
     produce(stack, records)
     group = f"it-{uuid.uuid4().hex[:8]}"
@@ -184,12 +212,15 @@ def test_kill_9_mid_batch_loses_nothing_and_applies_nothing_twice(
         assert_warehouse_matches(warehouse, records, len(records))
     finally:
         final.stop()
-    assert batches_before[0] < warehouse.execute(
-        "SELECT count(*) FROM dw.etl_load_audit").fetchone()[0], "the restart had work left"
+    assert (
+        batches_before[0]
+        < warehouse.execute("SELECT count(*) FROM dw.etl_load_audit").fetchone()[0]
+    ), "the restart had work left"
 
 
 def test_two_loaders_in_one_group_give_the_same_result(
-        stack: Settings, warehouse: psycopg.Connection, tmp_path: Path) -> None:
+    stack: Settings, warehouse: psycopg.Connection, tmp_path: Path
+) -> None:
     records = change_history(random.Random(13), orders=2000)
     half = len(records) // 2
     group = f"it-{uuid.uuid4().hex[:8]}"
@@ -206,5 +237,6 @@ def test_two_loaders_in_one_group_give_the_same_result(
         if second is not None:
             assert second.stop() == 0
     loaders_used = warehouse.execute(
-        "SELECT count(DISTINCT loader_id) FROM dw.etl_load_audit").fetchone()
+        "SELECT count(DISTINCT loader_id) FROM dw.etl_load_audit"
+    ).fetchone()
     assert loaders_used == (2,), "both loaders applied batches"

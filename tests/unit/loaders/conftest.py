@@ -51,8 +51,9 @@ def warehouse_settings() -> Iterator[Settings]:
         deadline = time.monotonic() + 30
         while not probe_postgres(maintenance_dsn(settings.warehouse_dsn())).healthy:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("throwaway PostgreSQL did not start:\n"
-                                   + (home / "postgres.log").read_text())
+                raise RuntimeError(
+                    "throwaway PostgreSQL did not start:\n" + (home / "postgres.log").read_text()
+                )
             time.sleep(0.1)
         create_database(maintenance_dsn(settings.warehouse_dsn()), settings.warehouse_db_name)
         prepare_warehouse(settings)
@@ -91,8 +92,7 @@ class Applier:
             topic = f"curated.{record['entity']}"
             batch.add(topic, 0, next(self.offsets), json.dumps(record).encode())
         stored = stored_offsets(self.conn, {tp[0] for tp in batch.offsets})
-        expected: dict[tuple[str, int], int | None] = {
-            tp: stored.get(tp) for tp in batch.offsets}
+        expected: dict[tuple[str, int], int | None] = {tp: stored.get(tp) for tp in batch.offsets}
         return apply_batch(self.conn, batch, expected, "unit-test")
 
 

@@ -25,40 +25,97 @@ def change(entity: str, key: int, version: int, op: str = "u", **data: Any) -> d
     """A curated change record (etl/records.py); source time = BASE_MS + version seconds."""
     key_col = ENTITIES[entity].key
     ts_ms = BASE_MS + version * 1000
-    return {"entity": entity, "op": op, "key": {key_col: key}, "version": version,
-            "tx_id": version, "source_ts_ms": ts_ms, "event_ts_ms": ts_ms + 5,
-            "deleted": op == "d", "data": {key_col: key, **data}}
+    return {
+        "entity": entity,
+        "op": op,
+        "key": {key_col: key},
+        "version": version,
+        "tx_id": version,
+        "source_ts_ms": ts_ms,
+        "event_ts_ms": ts_ms + 5,
+        "deleted": op == "d",
+        "data": {key_col: key, **data},
+    }
 
 
 def customer(cid: int, version: int, country: str = "DE", op: str = "u", **extra: Any) -> dict:
-    return change("customers", cid, version, op, email=f"c{cid}@example.org",
-                  full_name=extra.pop("full_name", f"Customer {cid}"), country=country,
-                  created_at="2026-01-01T00:00:00Z",
-                  updated_at=iso_at(version),
-                  **extra)
+    return change(
+        "customers",
+        cid,
+        version,
+        op,
+        email=f"c{cid}@example.org",
+        full_name=extra.pop("full_name", f"Customer {cid}"),
+        country=country,
+        created_at="2026-01-01T00:00:00Z",
+        updated_at=iso_at(version),
+        **extra,
+    )
 
 
 def product(pid: int, version: int, price: str = "10.00", op: str = "u") -> dict:
-    return change("products", pid, version, op, sku=f"SKU-{pid}", name=f"Product {pid}",
-                  category="books", unit_price=price, currency="EUR",
-                  created_at="2026-01-01T00:00:00Z", updated_at="2026-01-01T00:00:00Z")
+    return change(
+        "products",
+        pid,
+        version,
+        op,
+        sku=f"SKU-{pid}",
+        name=f"Product {pid}",
+        category="books",
+        unit_price=price,
+        currency="EUR",
+        created_at="2026-01-01T00:00:00Z",
+        updated_at="2026-01-01T00:00:00Z",
+    )
 
 
-def order(oid: int, version: int, cid: int = 1, status: str = "pending", total: str = "20.00",
-          day: str = "2026-01-05", op: str = "u") -> dict:
-    return change("orders", oid, version, op, customer_id=cid, status=status, currency="EUR",
-                  total_amount=total, ordered_at=f"{day}T10:00:00Z",
-                  updated_at=f"{day}T10:00:{version % 60:02d}Z")
+def order(
+    oid: int,
+    version: int,
+    cid: int = 1,
+    status: str = "pending",
+    total: str = "20.00",
+    day: str = "2026-01-05",
+    op: str = "u",
+) -> dict:
+    return change(
+        "orders",
+        oid,
+        version,
+        op,
+        customer_id=cid,
+        status=status,
+        currency="EUR",
+        total_amount=total,
+        ordered_at=f"{day}T10:00:00Z",
+        updated_at=f"{day}T10:00:{version % 60:02d}Z",
+    )
 
 
-def item(iid: int, version: int, oid: int, pid: int = 1, qty: int = 2, price: str = "10.00",
-         op: str = "u") -> dict:
-    return change("order_items", iid, version, op, order_id=oid, product_id=pid, quantity=qty,
-                  unit_price=price)
+def item(
+    iid: int,
+    version: int,
+    oid: int,
+    pid: int = 1,
+    qty: int = 2,
+    price: str = "10.00",
+    op: str = "u",
+) -> dict:
+    return change(
+        "order_items",
+        iid,
+        version,
+        op,
+        order_id=oid,
+        product_id=pid,
+        quantity=qty,
+        unit_price=price,
+    )
 
 
-def change_history(rng: random.Random, orders: int, customers: int = 5,
-                   products: int = 3) -> list[dict[str, Any]]:
+def change_history(
+    rng: random.Random, orders: int, customers: int = 5, products: int = 3
+) -> list[dict[str, Any]]:
     """Records in commit order (versions 1, 2, 3, ...), as the transform job would emit them."""
     records: list[dict[str, Any]] = []
     version = 0

@@ -28,7 +28,8 @@ def one(conn: psycopg.Connection, query: str, *params: Any) -> Any:
 def daily(conn: psycopg.Connection) -> list[tuple]:
     return conn.execute(
         "SELECT date_key, country, orders, cancelled_orders, items, revenue"
-        " FROM dw.agg_daily_sales_by_country ORDER BY date_key, country").fetchall()
+        " FROM dw.agg_daily_sales_by_country ORDER BY date_key, country"
+    ).fetchall()
 
 
 def assert_summaries_consistent(conn: psycopg.Connection) -> None:
@@ -36,10 +37,12 @@ def assert_summaries_consistent(conn: psycopg.Connection) -> None:
     assert daily(conn) == conn.execute(sql_file("recompute_daily_sales.sql")).fetchall()
     per_day = conn.execute(
         "SELECT date_key, orders, cancelled_orders, items, revenue FROM dw.agg_daily_sales"
-        " ORDER BY date_key").fetchall()
+        " ORDER BY date_key"
+    ).fetchall()
     recomputed = conn.execute(
         "SELECT date_key, sum(orders), sum(cancelled_orders), sum(items), sum(revenue)"
-        " FROM dw.order_sales_contribution GROUP BY date_key ORDER BY date_key").fetchall()
+        " FROM dw.order_sales_contribution GROUP BY date_key ORDER BY date_key"
+    ).fetchall()
     assert per_day == recomputed
 
 
@@ -49,15 +52,23 @@ def test_out_of_order_versions_keep_the_newest(wh: psycopg.Connection, apply: Ap
 
     assert (result.applied, result.stale) == (0, 1)
     assert one(wh, "SELECT status, total_amount, version FROM dw.fact_orders") == (
-        "paid", Decimal("30.00"), 20)
+        "paid",
+        Decimal("30.00"),
+        20,
+    )
     assert daily(wh) == [(20260105, "DE", 1, 0, 0, Decimal("30.00"))]
     assert_summaries_consistent(wh)
 
 
-def test_duplicates_in_and_across_batches_apply_once(wh: psycopg.Connection,
-                                                      apply: Applier) -> None:
-    records = [customer(1, 1), product(1, 2), order(10, 3, total="20.00"),
-               item(100, 4, oid=10, qty=2)]
+def test_duplicates_in_and_across_batches_apply_once(
+    wh: psycopg.Connection, apply: Applier
+) -> None:
+    records = [
+        customer(1, 1),
+        product(1, 2),
+        order(10, 3, total="20.00"),
+        item(100, 4, oid=10, qty=2),
+    ]
     first = apply(*records, *records)
     second = apply(*records)
 
@@ -75,7 +86,9 @@ def test_delete_then_late_update_stays_deleted(wh: psycopg.Connection, apply: Ap
 
     assert late.applied == 0
     assert one(wh, "SELECT is_deleted, version FROM dw.fact_orders WHERE order_id = 10") == (
-        True, 6)
+        True,
+        6,
+    )
     assert daily(wh) == [(20260105, "DE", 1, 0, 0, Decimal("5.00"))]
     assert one(wh, "SELECT count(*) FROM dw.current_orders") == 1
     assert_summaries_consistent(wh)
@@ -90,8 +103,9 @@ def test_delete_and_older_update_in_one_batch(wh: psycopg.Connection, apply: App
     assert one(wh, "SELECT count(*) FROM dw.agg_daily_sales") == 0
 
 
-def test_scd2_history_when_a_customer_changes_country(wh: psycopg.Connection,
-                                                      apply: Applier) -> None:
+def test_scd2_history_when_a_customer_changes_country(
+    wh: psycopg.Connection, apply: Applier
+) -> None:
     apply(customer(1, 1, country="DE"), order(10, 2, total="10.00"))
     apply(customer(1, 5, country="FR"), order(11, 6, total="7.00"))
     apply(order(10, 8, status="paid", total="10.00"))  # a later change keeps its DE version
@@ -99,36 +113,48 @@ def test_scd2_history_when_a_customer_changes_country(wh: psycopg.Connection,
     history = wh.execute(
         "SELECT country, is_current, version, valid_to = lead(valid_from) OVER w,"
         " valid_to = 'infinity' FROM dw.dim_customer WHERE customer_id = 1"
-        " WINDOW w AS (ORDER BY valid_from) ORDER BY valid_from").fetchall()
+        " WINDOW w AS (ORDER BY valid_from) ORDER BY valid_from"
+    ).fetchall()
     assert history == [("DE", False, 1, True, False), ("FR", True, 5, None, True)]
-    assert daily(wh) == [(20260105, "DE", 1, 0, 0, Decimal("10.00")),
-                         (20260105, "FR", 1, 0, 0, Decimal("7.00"))]
+    assert daily(wh) == [
+        (20260105, "DE", 1, 0, 0, Decimal("10.00")),
+        (20260105, "FR", 1, 0, 0, Decimal("7.00")),
+    ]
     assert_summaries_consistent(wh)
 
 
-def test_scd2_chain_from_several_changes_in_one_batch(wh: psycopg.Connection,
-                                                      apply: Applier) -> None:
-    apply(customer(1, 3, country="FR"), customer(1, 1, country="DE"),
-          customer(1, 7, country="NL"), customer(1, 3, country="FR"))
+def test_scd2_chain_from_several_changes_in_one_batch(
+    wh: psycopg.Connection, apply: Applier
+) -> None:
+    apply(
+        customer(1, 3, country="FR"),
+        customer(1, 1, country="DE"),
+        customer(1, 7, country="NL"),
+        customer(1, 3, country="FR"),
+    )
 
-    rows = wh.execute("SELECT country, is_current, valid_to = 'infinity' FROM dw.dim_customer"
-                      " ORDER BY version").fetchall()
+    rows = wh.execute(
+        "SELECT country, is_current, valid_to = 'infinity' FROM dw.dim_customer ORDER BY version"
+    ).fetchall()
     assert rows == [("DE", False, False), ("FR", False, False), ("NL", True, True)]
     assert one(wh, "SELECT count(*) FROM dw.dim_customer WHERE is_current") == 1
 
 
-def test_status_and_item_changes_move_the_summaries(wh: psycopg.Connection,
-                                                    apply: Applier) -> None:
-    apply(customer(1, 1), product(1, 1), product(2, 1),
-          order(10, 2, total="40.00"), item(100, 3, oid=10, pid=1, qty=2),
-          item(101, 4, oid=10, pid=2, qty=1, price="20.00"))
+def test_status_and_item_changes_move_the_summaries(wh: psycopg.Connection, apply: Applier) -> None:
+    apply(
+        customer(1, 1),
+        product(1, 1),
+        product(2, 1),
+        order(10, 2, total="40.00"),
+        item(100, 3, oid=10, pid=1, qty=2),
+        item(101, 4, oid=10, pid=2, qty=1, price="20.00"),
+    )
     assert daily(wh) == [(20260105, "DE", 1, 0, 3, Decimal("40.00"))]
 
     apply(item(100, 5, oid=10, qty=5), order(10, 6, total="70.00"))
     assert daily(wh) == [(20260105, "DE", 1, 0, 6, Decimal("70.00"))]
 
-    apply(item(101, 7, oid=10, pid=2, qty=1, price="20.00", op="d"),
-          order(10, 8, total="50.00"))
+    apply(item(101, 7, oid=10, pid=2, qty=1, price="20.00", op="d"), order(10, 8, total="50.00"))
     assert daily(wh) == [(20260105, "DE", 1, 0, 5, Decimal("50.00"))]
 
     apply(order(10, 9, status="cancelled", total="50.00"))
@@ -137,8 +163,9 @@ def test_status_and_item_changes_move_the_summaries(wh: psycopg.Connection,
     assert_summaries_consistent(wh)
 
 
-def test_order_before_its_customer_gets_an_inferred_member(wh: psycopg.Connection,
-                                                           apply: Applier) -> None:
+def test_order_before_its_customer_gets_an_inferred_member(
+    wh: psycopg.Connection, apply: Applier
+) -> None:
     apply(order(10, 5, cid=7, total="12.00"))
     sk, inferred = one(wh, "SELECT customer_sk, is_inferred FROM dw.dim_customer")
     assert inferred is True
@@ -147,7 +174,10 @@ def test_order_before_its_customer_gets_an_inferred_member(wh: psycopg.Connectio
 
     apply(customer(7, 2, country="NL"))  # an older change than the order, arriving later
     assert one(wh, "SELECT customer_sk, is_inferred, country FROM dw.dim_customer") == (
-        sk, False, "NL")
+        sk,
+        False,
+        "NL",
+    )
     assert daily(wh) == [(20260105, "NL", 1, 0, 0, Decimal("12.00"))]
     assert one(wh, "SELECT count(*) FROM dw.current_customers") == 1
     assert_summaries_consistent(wh)
@@ -191,30 +221,36 @@ def test_rejected_records_are_counted_not_loaded(wh: psycopg.Connection) -> None
 
 def _state(conn: psycopg.Connection) -> dict[str, list[tuple]]:
     return {
-        "orders": conn.execute("SELECT order_id, status, total_amount, item_quantity, is_deleted,"
-                               " version FROM dw.fact_orders ORDER BY 1").fetchall(),
+        "orders": conn.execute(
+            "SELECT order_id, status, total_amount, item_quantity, is_deleted,"
+            " version FROM dw.fact_orders ORDER BY 1"
+        ).fetchall(),
         "items": conn.execute("SELECT * FROM dw.current_order_items ORDER BY 1").fetchall(),
-        "customers": conn.execute("SELECT customer_id, country, version, is_current, is_inferred"
-                                  " FROM dw.dim_customer ORDER BY 1, version").fetchall(),
+        "customers": conn.execute(
+            "SELECT customer_id, country, version, is_current, is_inferred"
+            " FROM dw.dim_customer ORDER BY 1, version"
+        ).fetchall(),
         "daily": daily(conn),
     }
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_replaying_everything_shuffled_changes_nothing(wh: psycopg.Connection, apply: Applier,
-                                                       seed: int) -> None:
+def test_replaying_everything_shuffled_changes_nothing(
+    wh: psycopg.Connection, apply: Applier, seed: int
+) -> None:
     rng = random.Random(seed)
     records = change_history(rng, orders=24)
     for start in range(0, len(records), 17):  # in order, in uneven batches
-        apply(*records[start:start + 17])
+        apply(*records[start : start + 17])
     expected = _state(wh)
     assert_summaries_consistent(wh)
 
     replay = records[:]
     rng.shuffle(replay)
     for start in range(0, len(replay), 23):
-        assert apply(*replay[start:start + 23]).applied == 0
+        assert apply(*replay[start : start + 23]).applied == 0
 
     assert _state(wh) == expected
     assert one(wh, "SELECT sum(applied) FROM dw.etl_load_audit") == len(
-        {(r["entity"], r["version"]) for r in records})
+        {(r["entity"], r["version"]) for r in records}
+    )

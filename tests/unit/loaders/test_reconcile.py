@@ -75,8 +75,9 @@ def compare_all(source: psycopg.Connection, wh: psycopg.Connection) -> dict[str,
     return {name: compare_entity(source, wh, e) for name, e in ENTITIES.items()}
 
 
-def test_equal_sides_match_on_every_tier(source: psycopg.Connection, wh: psycopg.Connection,
-                                         apply: Applier) -> None:
+def test_equal_sides_match_on_every_tier(
+    source: psycopg.Connection, wh: psycopg.Connection, apply: Applier
+) -> None:
     seed_and_load(source, apply, orders=120)
     result = compare_all(source, wh)
     assert all(r["match"] for r in result.values()), result
@@ -84,8 +85,9 @@ def test_equal_sides_match_on_every_tier(source: psycopg.Connection, wh: psycopg
     json.dumps(result)  # CLI-friendly
 
 
-def test_differences_are_found_down_to_the_key(source: psycopg.Connection,
-                                               wh: psycopg.Connection, apply: Applier) -> None:
+def test_differences_are_found_down_to_the_key(
+    source: psycopg.Connection, wh: psycopg.Connection, apply: Applier
+) -> None:
     seed_and_load(source, apply, orders=6000)  # large enough for the range bisection
     source.execute("UPDATE orders SET status = 'shipped' WHERE order_id = 4321")  # never arrived
     source.execute("UPDATE customers SET full_name = 'Renamed' WHERE customer_id = 7")
@@ -102,9 +104,9 @@ def test_differences_are_found_down_to_the_key(source: psycopg.Connection,
     assert result["products"]["match"]
 
 
-def test_warehouse_report_counts_rows_and_revenue(warehouse_settings: Settings,
-                                                  source: psycopg.Connection,
-                                                  wh: psycopg.Connection, apply: Applier) -> None:
+def test_warehouse_report_counts_rows_and_revenue(
+    warehouse_settings: Settings, source: psycopg.Connection, wh: psycopg.Connection, apply: Applier
+) -> None:
     seed_and_load(source, apply, orders=30)
     report = warehouse_report(warehouse_settings)
     json.dumps(report)
@@ -112,6 +114,7 @@ def test_warehouse_report_counts_rows_and_revenue(warehouse_settings: Settings,
     assert report["rows"]["fact_order_items"] == 60
     revenue = sum(float(d["revenue"]) for d in report["revenue_by_day"])
     expected = source.execute(
-        "SELECT sum(total_amount) FROM orders WHERE status <> 'cancelled'").fetchone()
+        "SELECT sum(total_amount) FROM orders WHERE status <> 'cancelled'"
+    ).fetchone()
     assert expected is not None and revenue == pytest.approx(float(expected[0]))
     assert report["end_to_end_lag_s"] is not None and report["loads"]["batches"] == 1
