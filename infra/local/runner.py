@@ -144,6 +144,16 @@ def prepare(settings: Settings, report: Report = _noop) -> list[services.LocalPr
     return services.local_programs(settings)
 
 
+def _forget_stale_progress(settings: Settings, sup: Supervisor, name: str) -> None:
+    """A progress file left by a previous run must not pass the probe of a process that is
+    only starting: remove it unless the process is already running."""
+    if name not in catalog.PROGRESS_FILES:
+        return
+    info = sup.info(name)
+    if not info or info["statename"] not in ("RUNNING", "STARTING"):
+        (settings.run_dir / catalog.PROGRESS_FILES[name]).unlink(missing_ok=True)
+
+
 def up(settings: Settings, report: Report = _noop, only: list[str] | None = None) -> dict[str, Any]:
     """Start (or confirm) the stack, or just `only` these components and their dependencies.
 
@@ -175,6 +185,7 @@ def up(settings: Settings, report: Report = _noop, only: list[str] | None = None
     for spec in specs:
         t0 = time.monotonic()
         if spec.process:
+            _forget_stale_progress(settings, sup, spec.name)
             sup.start(spec.name)
         if spec.name != "connector":
             wait_healthy(settings, sup, spec.name)

@@ -141,6 +141,13 @@ def run(settings: Settings) -> int:
         failure = query.exception()
         if failure is not None:
             log.error("transform query failed", extra={"error": str(failure)})
+            if "sources in the checkpoint offsets" in str(failure):
+                # the job's topology changed since the checkpoint was written (an upgrade)
+                log.error(
+                    f"the checkpoint {checkpoint_dir(settings)} belongs to another version of "
+                    "the job: remove it to re-read the CDC topics from the start (safe: the "
+                    "loader applies only newer versions)"
+                )
             return 1
         stop_gracefully(query)
         reporter.poll(query)
