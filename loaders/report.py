@@ -8,18 +8,10 @@ from typing import Any
 import psycopg
 
 from loaders.progress import read_progress
+from loaders.schema import DATA_TABLES
 
-REPORT_TABLES = (
-    "dim_customer",
-    "dim_product",
-    "dim_date",
-    "fact_orders",
-    "fact_order_items",
-    "agg_daily_sales",
-    "agg_daily_sales_by_country",
-    "etl_offsets",
-    "etl_load_audit",
-)
+#: Every warehouse table: what the loader writes, plus the static date dimension.
+REPORT_TABLES = ("dim_date", *DATA_TABLES)
 _REVENUE_BY_DAY = """
 SELECT d.full_date::text, a.orders, a.cancelled_orders, a.items, a.revenue::text,
        a.avg_order_value::text

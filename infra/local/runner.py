@@ -103,17 +103,15 @@ def wait_healthy(settings: Settings, sup: Supervisor | None, name: str) -> Probe
 
 def _after_start(settings: Settings, name: str, report: Report) -> None:
     """What must exist once a component answers: databases, schema, topics, the connector."""
-    if name == "source-db":
-        if create_database(maintenance_dsn(settings.source_dsn()), settings.source_db_name):
-            report(name, f"created database {settings.source_db_name}")
-        applied = prepare_source(settings)
-        report(
-            name, f"migrations applied: {', '.join(applied)}" if applied else "schema up to date"
+    if name in ("source-db", "warehouse-db"):
+        dsn, dbname, migrate = (
+            (settings.source_dsn(), settings.source_db_name, prepare_source)
+            if name == "source-db"
+            else (settings.warehouse_dsn(), settings.warehouse_db_name, prepare_warehouse)
         )
-    elif name == "warehouse-db":
-        if create_database(maintenance_dsn(settings.warehouse_dsn()), settings.warehouse_db_name):
-            report(name, f"created database {settings.warehouse_db_name}")
-        applied = prepare_warehouse(settings)
+        if create_database(maintenance_dsn(dsn), dbname):
+            report(name, f"created database {dbname}")
+        applied = migrate(settings)
         report(
             name, f"migrations applied: {', '.join(applied)}" if applied else "schema up to date"
         )

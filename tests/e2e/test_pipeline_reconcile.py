@@ -28,6 +28,7 @@ from infra.catalog import PROGRESS_FILES
 from infra.local.supervisor import Supervisor
 from loaders.schema import DATA_TABLES, prepare_warehouse
 from tests.fixtures.stack import etl_cli
+from tests.fixtures.warehouse import loader_in_transaction
 
 pytestmark = pytest.mark.e2e
 
@@ -117,7 +118,8 @@ def test_loader_killed_mid_batch_still_reconciles_without_double_application(run
         target=run_seed, args=(running.source_dsn(), SeedPlan(orders=3000, seed=23)), daemon=True
     )
     seeding.start()
-    assert _loader_in_batch(running, deadline_s=180), "the loader never started a batch"
+    with psycopg.connect(running.warehouse_dsn(), autocommit=True) as conn:
+        assert loader_in_transaction(conn, deadline_s=180), "the loader never started a batch"
     os.kill(sup.info("loader")["pid"], signal.SIGKILL)
     seeding.join(timeout=600)
     assert not seeding.is_alive()
@@ -141,18 +143,3 @@ def test_loader_killed_mid_batch_still_reconciles_without_double_application(run
             assert nxt_from == prev_to, f"{tp}: batches overlap or leave a gap: {spans}"
     consumed = sum(end[tp] - start[tp] for tp in end)
     assert sum(rows for rows, _ in audit) == consumed, "each message in exactly one batch"
-
-
-def _loader_in_batch(settings: Settings, deadline_s: float) -> bool:
-    """True once the loader's connection is inside a batch transaction (the moment to kill)."""
-    deadline = time.monotonic() + deadline_s
-    with psycopg.connect(settings.warehouse_dsn(), autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'loader %'"
-                " AND xact_start IS NOT NULL AND state <> 'idle'"
-            ).fetchone()
-            if row and row[0]:
-                return True
-            time.sleep(0.005)
-    return False

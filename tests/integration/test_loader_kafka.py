@@ -26,6 +26,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from etl.settings import CAPTURED_TABLES, Settings
 from loaders.apply import sql_file
 from loaders.schema import prepare_warehouse
+from tests.fixtures.warehouse import loader_in_transaction
 from tests.unit.loaders.conftest import DATA_TABLES
 from tests.unit.loaders.records import WAREHOUSE_VERSIONS, change_history, expected_versions
 
@@ -171,20 +172,6 @@ def test_loader_loads_produced_changes(
     assert all(line["component"] == "loader" for line in loader.log_lines())
     progress = json.loads((stack.run_dir / "loader-progress.json").read_text())
     assert progress["totals"]["rows_in"] == len(records)
-
-
-def loader_in_transaction(conn: psycopg.Connection, deadline_s: float) -> bool:
-    """True once the loader's connection is inside a batch transaction (the moment to kill it)."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'loader %'"
-            " AND xact_start IS NOT NULL AND state <> 'idle'"
-        ).fetchone()
-        if row and row[0]:
-            return True
-        time.sleep(0.005)
-    return False
 
 
 def test_kill_9_mid_batch_loses_nothing_and_applies_nothing_twice(
