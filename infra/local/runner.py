@@ -214,9 +214,10 @@ def down(settings: Settings, purge: bool = False, report: Report = _noop) -> Non
             settings.logs_dir,
             settings.run_dir,
             settings.conf_dir,
+            settings.checkpoints_dir,  # they name offsets of the Kafka data deleted here
         ):
             shutil.rmtree(directory, ignore_errors=True)
-        report("etl", f"purged data, logs and config under {settings.home} (kept jars in lib/)")
+        report("etl", f"purged data, checkpoints, logs, config under {settings.home} (kept lib/)")
 
 
 def status(settings: Settings) -> dict[str, Any]:

@@ -104,3 +104,15 @@ def test_python_services_carry_the_stack_settings_and_transform_stops_alone(tmp_
     transform_section = text.split("[program:transform]")[1].split("[program:loader]")[0]
     assert "stopasgroup=false" in transform_section and "killasgroup=true" in transform_section
     assert "stopasgroup=true" in text.split("[program:loader]")[1]
+
+
+def test_purge_removes_all_state_but_the_jars(tmp_path):
+    from infra.local.runner import down
+
+    s = Settings(home=tmp_path)
+    dirs = [s.data_dir, s.logs_dir, s.run_dir, s.conf_dir, s.checkpoints_dir / "transform"]
+    for directory in [*dirs, s.lib_dir / "kafka"]:
+        directory.mkdir(parents=True)
+    down(s, purge=True)
+    assert [d for d in dirs if d.exists()] == []
+    assert (s.lib_dir / "kafka").is_dir()
