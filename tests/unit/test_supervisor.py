@@ -109,7 +109,8 @@ def test_python_services_carry_the_stack_settings_and_transform_stops_alone(tmp_
 def test_purge_removes_all_state_but_the_jars(tmp_path):
     from infra.local.runner import down
 
-    s = Settings(home=tmp_path)
+    # explicit lib dir: the session stack fixture may have set ETL_LIB_DIR to the shared cache
+    s = Settings(home=tmp_path, lib_dir_override=tmp_path / "lib")
     dirs = [s.data_dir, s.logs_dir, s.run_dir, s.conf_dir, s.checkpoints_dir / "transform"]
     for directory in [*dirs, s.lib_dir / "kafka"]:
         directory.mkdir(parents=True)
