@@ -96,8 +96,10 @@ def probe_progress(settings: Settings, name: str, max_age_s: float = 60.0) -> Pr
     summary = {k: flat[k] for k in PROGRESS_SUMMARY_KEYS if flat.get(k) is not None}
     if age > max_age_s:
         return Probe(False, f"last progress {age:.0f} s ago", {"progress": summary})
-    detail = ", ".join(f"{k}={v}" for k, v in summary.items()) or "reporting"
-    return Probe(True, detail, {"progress": summary, "progress_age_s": round(age, 1)})
+    detail = ", ".join(f"{k}={v}" for k, v in summary.items() if not isinstance(v, dict))
+    return Probe(
+        True, detail or "reporting", {"progress": summary, "progress_age_s": round(age, 1)}
+    )
 
 
 #: Fields of the progress files worth showing in `etl status` (from either service).
@@ -107,6 +109,8 @@ PROGRESS_SUMMARY_KEYS = (
     "inputRowsPerSecond",
     "processedRowsPerSecond",
     "durationMs",
+    "backlog",
+    "endOffsets",  # per topic and partition: what the transform has read
     "batches",
     "rows_in",
     "applied",
