@@ -1,7 +1,13 @@
-"""Real health probes: each asks the component to do its job once (a query, metadata, REST)."""
+"""Real health probes: each asks the component to do its job once (a query, metadata, REST).
+
+Generic over settings; which service is answered by which probe is the service catalog's
+business (`infra.services`). A probe never raises for an unreachable component: it returns an
+unhealthy `Probe` with the reason.
+"""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,7 +15,9 @@ import httpx
 import psycopg
 from confluent_kafka.admin import AdminClient
 
-from etl.settings import Settings, maintenance_dsn
+from etl.connector import ConnectClient
+from etl.progress import ProgressFile
+from etl.settings import Settings
 
 
 @dataclass
@@ -28,9 +36,9 @@ def probe_postgres(dsn: str, timeout_s: float = 2.0) -> Probe:
         return Probe(False, str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
 
 
-def probe_kafka(bootstrap: str, timeout_s: float = 2.0) -> Probe:
+def probe_kafka(settings: Settings, timeout_s: float = 2.0) -> Probe:
     admin = AdminClient(
-        {"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 2000, "log_level": 0}
+        settings.kafka_client_config(**{"socket.connection.setup.timeout.ms": 2000, "log_level": 0})
     )
     try:
         metadata = admin.list_topics(timeout=timeout_s)
@@ -41,7 +49,8 @@ def probe_kafka(bootstrap: str, timeout_s: float = 2.0) -> Probe:
     return Probe(True, f"{len(metadata.brokers)} broker(s), {len(metadata.topics)} topic(s)")
 
 
-def probe_connect(url: str, timeout_s: float = 2.0) -> Probe:
+def probe_connect(settings: Settings, timeout_s: float = 2.0) -> Probe:
+    url = settings.connect_url
     try:
         root = httpx.get(url + "/", timeout=timeout_s)
         plugins = httpx.get(url + "/connector-plugins", timeout=timeout_s)
@@ -56,9 +65,10 @@ def probe_connect(url: str, timeout_s: float = 2.0) -> Probe:
 
 
 def probe_connector(settings: Settings, timeout_s: float = 2.0) -> Probe:
-    from etl.connector import ConnectClient
-
-    status = ConnectClient(settings.connect_url, timeout_s).status(settings.connector_name)
+    try:
+        status = ConnectClient(settings.connect_url, timeout_s).status(settings.connector_name)
+    except httpx.HTTPError as exc:
+        return Probe(False, str(exc) or type(exc).__name__, {"connector_state": None, "tasks": []})
     if status is None:
         return Probe(False, "connector not registered", {"connector_state": None, "tasks": []})
     tasks = [
@@ -74,49 +84,25 @@ def probe_connector(settings: Settings, timeout_s: float = 2.0) -> Probe:
     return Probe(healthy, detail, extra)
 
 
-def probe_progress(settings: Settings, name: str, max_age_s: float = 60.0) -> Probe:
+def probe_progress(
+    settings: Settings, progress: type[ProgressFile], max_age_s: float = 60.0
+) -> Probe:
     """A streaming service is healthy while it keeps reporting progress (idle ones too)."""
-    import json
-    import time
-
-    from infra.catalog import PROGRESS_FILES
-
-    path = settings.run_dir / PROGRESS_FILES[name]
+    path = progress.path(settings)
     try:
         age = time.time() - path.stat().st_mtime
-        progress = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except OSError:
         return Probe(False, f"no progress reported yet ({path.name})")
-    # the loader nests its counters; flatten the parts worth a glance
-    flat = {**progress, **(progress.get("totals") or {})}
-    if isinstance(progress.get("lag"), dict):
-        flat["lag"] = progress["lag"].get("total")
-    if isinstance(progress.get("durationMs"), dict):  # Spark: per phase; the batch total
-        flat["durationMs"] = progress["durationMs"].get("triggerExecution")
-    summary = {k: flat[k] for k in PROGRESS_SUMMARY_KEYS if flat.get(k) is not None}
+    report = progress.read(settings)
+    if report is None:
+        return Probe(False, f"unreadable progress file {path.name}")
+    summary = report.summary()
     if age > max_age_s:
         return Probe(False, f"last progress {age:.0f} s ago", {"progress": summary})
     detail = ", ".join(f"{k}={v}" for k, v in summary.items() if not isinstance(v, dict))
     return Probe(
         True, detail or "reporting", {"progress": summary, "progress_age_s": round(age, 1)}
     )
-
-
-#: Fields of the progress files worth showing in `etl status` (from either service).
-PROGRESS_SUMMARY_KEYS = (
-    "batchId",
-    "numInputRows",
-    "inputRowsPerSecond",
-    "processedRowsPerSecond",
-    "durationMs",
-    "backlog",
-    "endOffsets",  # per topic and partition: what the transform has read
-    "batches",
-    "rows_in",
-    "applied",
-    "stale",
-    "lag",
-)
 
 
 def probe_dashboard(settings: Settings, timeout_s: float = 3.0) -> Probe:
@@ -127,25 +113,3 @@ def probe_dashboard(settings: Settings, timeout_s: float = 3.0) -> Probe:
     if response.status_code == 200:
         return Probe(True, f"serving {settings.dashboard_url}")
     return Probe(False, f"HTTP {response.status_code}")
-
-
-def probe_service(settings: Settings, name: str) -> Probe:
-    """The probe of a catalog service by name."""
-    try:
-        if name == "source-db":
-            return probe_postgres(maintenance_dsn(settings.source_dsn()))
-        if name == "warehouse-db":
-            return probe_postgres(maintenance_dsn(settings.warehouse_dsn()))
-        if name == "kafka":
-            return probe_kafka(settings.kafka_bootstrap)
-        if name == "connect":
-            return probe_connect(settings.connect_url)
-        if name == "connector":
-            return probe_connector(settings)
-        if name in ("transform", "loader"):
-            return probe_progress(settings, name)
-        if name == "dashboard":
-            return probe_dashboard(settings)
-    except httpx.HTTPError as exc:
-        return Probe(False, str(exc) or type(exc).__name__)
-    raise KeyError(name)

@@ -17,15 +17,12 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict
 
+from etl.tables import CAPTURED
+
 Op = Literal["c", "u", "d", "r"]
 
-#: Primary key column(s) of each captured table.
-PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
-    "customers": ("customer_id",),
-    "products": ("product_id",),
-    "orders": ("order_id",),
-    "order_items": ("order_item_id",),
-}
+#: Primary key column(s) of each captured table: the curated record's `key` fields.
+PRIMARY_KEYS: dict[str, tuple[str, ...]] = {t.name: t.key_columns for t in CAPTURED}
 
 
 class CuratedRecord(TypedDict):

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: The source tables captured by Debezium, in dependency order (parents first).
-CAPTURED_TABLES: tuple[str, ...] = ("customers", "products", "orders", "order_items")
+from etl.tables import CAPTURED_TABLES
+
+#: Folder under ETL_LIB_DIR of each JVM component's jars (Maven profile -> folder). Connect's
+#: plugin.path is `plugins/`, whose sub-folders are one plugin each (own class loader).
+JAR_DIRS: dict[str, str] = {
+    "kafka": "kafka",
+    "connect": "connect",
+    "debezium": "plugins/debezium-connector-postgres",
+    "spark": "spark",
+}
 
 #: Offsets from ETL_PORT_BASE, one per listening service.
 PORT_OFFSETS: dict[str, int] = {
@@ -146,6 +154,14 @@ class Settings(BaseSettings):
     def checkpoints_dir(self) -> Path:
         return self.home / "checkpoints"
 
+    def jars_dir(self, component: str) -> Path:
+        """Where a JVM component's jars are (`etl jars` puts them there; see JAR_DIRS)."""
+        return self.lib_dir / JAR_DIRS[component]
+
+    @property
+    def connect_plugin_path(self) -> Path:
+        return self.lib_dir / "plugins"
+
     # ---- connection strings ----
     def source_dsn(self, *, host: str | None = None, port: int | None = None) -> str:
         return self._dsn("source", host, port)
@@ -162,6 +178,20 @@ class Settings(BaseSettings):
     @property
     def kafka_bootstrap(self) -> str:
         return self.kafka_bootstrap_servers or f"{self.bind_host}:{self.port('kafka')}"
+
+    def kafka_client_config(self, **overrides: Any) -> dict[str, Any]:
+        """librdkafka settings of a Kafka client of this stack (consumer, producer or admin).
+
+        The one place a client's connection is described (like quixstreams'
+        `ConnectionConfig.as_librdkafka_dict()`); callers add only what their role needs,
+        e.g. `settings.kafka_client_config(**{"group.id": "etl-lag-probe"})`. A security
+        protocol or SASL settings, once the stack has them, go here and reach every client.
+        """
+        return {"bootstrap.servers": self.kafka_bootstrap, **overrides}
+
+    def spark_kafka_options(self) -> dict[str, str]:
+        """The same connection as options of Spark's Kafka source and sink (`kafka.` prefix)."""
+        return {"kafka.bootstrap.servers": self.kafka_bootstrap}
 
     @property
     def connect_url(self) -> str:
@@ -196,17 +226,20 @@ class Settings(BaseSettings):
             "status.storage.topic": f"_connect-{self.connector_name}-status",
         }
 
+    def cdc_topics(self) -> list[str]:
+        """Every captured table's CDC topic, in dependency order."""
+        return [self.cdc_topic(t) for t in CAPTURED_TABLES]
+
+    def curated_topics(self) -> list[str]:
+        return [self.curated_topic(t) for t in CAPTURED_TABLES]
+
     def pipeline_topics(self) -> list[str]:
         """Topics `etl up` creates up front, so consumers can subscribe before the first change.
 
         Connect would create a CDC topic only on its first record; the Spark job and tests must
         be able to read them from the start.
         """
-        return [
-            *(self.cdc_topic(t) for t in CAPTURED_TABLES),
-            *(self.curated_topic(t) for t in CAPTURED_TABLES),
-            self.dlq_topic,
-        ]
+        return [*self.cdc_topics(), *self.curated_topics(), self.dlq_topic]
 
 
 def postgres_dsn(user: str, password: SecretStr, host: str, port: int, dbname: str) -> str:

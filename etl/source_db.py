@@ -2,8 +2,8 @@
 
 Migrations hold the static schema and grant Debezium's rights to the NOLOGIN role `cdc_reader`;
 here the login role named in settings gets REPLICATION (not superuser) and membership of
-`cdc_reader`, and the publication is made to cover exactly the catalog's tables. Both steps are
-idempotent: run on every `etl up`.
+`cdc_reader`, and the publication is made to cover exactly the declared tables (`etl.tables`).
+Both steps are idempotent: run on every `etl up`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from psycopg import sql
 
 from etl.migrations import SQL_ROOT, apply_migrations
 from etl.settings import Settings
-from infra.catalog import publication_tables
+from etl.tables import SOURCE_SCHEMA, publication_tables
 
 
 def ensure_replication_role(conn: psycopg.Connection, settings: Settings) -> None:
@@ -33,7 +33,7 @@ def ensure_replication_role(conn: psycopg.Connection, settings: Settings) -> Non
 
 def ensure_publication(conn: psycopg.Connection, settings: Settings) -> None:
     name = sql.Identifier(settings.publication_name)
-    tables = sql.SQL(", ").join(sql.Identifier("public", t) for t in publication_tables())
+    tables = sql.SQL(", ").join(sql.Identifier(SOURCE_SCHEMA, t) for t in publication_tables())
     exists = conn.execute(
         "SELECT 1 FROM pg_publication WHERE pubname = %s", (settings.publication_name,)
     ).fetchone()

@@ -1,6 +1,8 @@
-"""Kafka topics: create the pipeline's own topics, count messages per topic."""
+"""Kafka topics: create the pipeline's own topics, read where each partition begins and ends."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -8,10 +10,15 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from etl.errors import EtlError
 from etl.settings import Settings
 
+#: (topic, partition): how offsets and positions are keyed everywhere in the project.
+TopicPartitionKey = tuple[str, int]
+#: Consumer group of the read-only probes below; they never commit, so it holds no offsets.
+PROBE_GROUP = "etl-offset-probe"
+
 
 def ensure_topics(settings: Settings, topics: list[str]) -> list[str]:
     """Create missing topics with the configured partitions/replication; return those created."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(settings.kafka_client_config())
     existing = set(admin.list_topics(timeout=10).topics)
     missing = [t for t in topics if t not in existing]
     if not missing:
@@ -32,34 +39,47 @@ def ensure_topics(settings: Settings, topics: list[str]) -> list[str]:
     return missing
 
 
+def watermarks(
+    settings: Settings, topics: Iterable[str]
+) -> dict[str, dict[int, tuple[int, int]] | None]:
+    """(low, high) offsets of every partition per topic; None for a topic that does not exist."""
+    consumer = Consumer(
+        settings.kafka_client_config(**{"group.id": PROBE_GROUP, "enable.auto.commit": False})
+    )
+    try:
+        metadata = consumer.list_topics(timeout=10)
+        marks: dict[str, dict[int, tuple[int, int]] | None] = {}
+        for topic in topics:
+            meta = metadata.topics.get(topic)
+            if meta is None or meta.error is not None:
+                marks[topic] = None
+                continue
+            marks[topic] = {
+                partition: consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=10
+                )
+                for partition in meta.partitions
+            }
+        return marks
+    finally:
+        consumer.close()
+
+
+def high_watermarks(settings: Settings, topics: Iterable[str]) -> dict[TopicPartitionKey, int]:
+    """End offset of every partition of `topics` (missing topics are left out)."""
+    return {
+        (topic, partition): high
+        for topic, partitions in watermarks(settings, topics).items()
+        for partition, (_low, high) in (partitions or {}).items()
+    }
+
+
 def message_counts(settings: Settings, topics: list[str]) -> dict[str, int | None]:
     """Messages currently held per topic (high minus low watermark over partitions).
 
     None for a topic that does not exist yet. Counts include Debezium's tombstones.
     """
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-    metadata = admin.list_topics(timeout=10)
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": "etl-topic-counter",
-            "enable.auto.commit": False,
-        }
-    )
-    counts: dict[str, int | None] = {}
-    try:
-        for topic in topics:
-            meta = metadata.topics.get(topic)
-            if meta is None or meta.error is not None:
-                counts[topic] = None
-                continue
-            total = 0
-            for partition in meta.partitions:
-                low, high = consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=10
-                )
-                total += high - low
-            counts[topic] = total
-    finally:
-        consumer.close()
-    return counts
+    return {
+        topic: None if partitions is None else sum(high - low for low, high in partitions.values())
+        for topic, partitions in watermarks(settings, topics).items()
+    }

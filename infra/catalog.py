@@ -1,4 +1,4 @@
-"""Service catalog shared by both ways to run (local processes and the Pulumi containers).
+"""Service configuration shared by both ways to run (local processes and the Pulumi containers).
 
 Each function turns the one `Settings` object into the configuration a service gets. The local
 runner writes these values into config files and command lines; the Pulumi program puts the very
@@ -9,74 +9,10 @@ decided here once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
-from etl.settings import CAPTURED_TABLES, Settings
-
-ServiceKind = Literal["postgres", "kafka", "connect", "connector", "python"]
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    """One component of the pipeline: its name, what kind of probe answers for it, its port."""
-
-    name: str
-    kind: ServiceKind
-    port_name: str | None
-    depends_on: tuple[str, ...] = ()
-    #: False for components that are not OS processes of their own (the connector runs in Connect).
-    process: bool = True
-
-    def port(self, settings: Settings) -> int | None:
-        return settings.port(self.port_name) if self.port_name else None
-
-
-#: Start order; stop order is the reverse. Later issues append the Spark job, loader, dashboard.
-SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("source-db", "postgres", "source_db"),
-    ServiceSpec("warehouse-db", "postgres", "warehouse_db"),
-    ServiceSpec("kafka", "kafka", "kafka"),
-    ServiceSpec("connect", "connect", "connect", depends_on=("kafka", "source-db")),
-    ServiceSpec("connector", "connector", None, depends_on=("connect",), process=False),
-    ServiceSpec("transform", "python", None, depends_on=("kafka",)),
-    ServiceSpec("loader", "python", None, depends_on=("kafka", "warehouse-db")),
-    ServiceSpec("dashboard", "python", "dashboard"),
-)
-
-#: Python services: the module each runs with `python -m`, and the progress file (under
-#: ETL_HOME/run) whose freshness is its health probe.
-PYTHON_ENTRYPOINTS: dict[str, tuple[str, ...]] = {
-    "transform": ("jobs.transform",),
-    "loader": ("loaders",),
-    "dashboard": ("etl", "dashboard"),
-}
-PROGRESS_FILES: dict[str, str] = {
-    "transform": "transform-progress.json",
-    "loader": "loader-progress.json",
-}
-
-
-def with_dependencies(names: list[str] | None) -> list[ServiceSpec]:
-    """The named services and everything they depend on, in start order (None: all)."""
-    if not names:
-        return list(SERVICES)
-    wanted: set[str] = set()
-    pending = list(names)
-    while pending:
-        spec = service(pending.pop())
-        if spec.name not in wanted:
-            wanted.add(spec.name)
-            pending.extend(spec.depends_on)
-    return [spec for spec in SERVICES if spec.name in wanted]
-
-
-def service(name: str) -> ServiceSpec:
-    for spec in SERVICES:
-        if spec.name == name:
-            return spec
-    raise KeyError(name)
-
+from etl.settings import Settings
+from etl.tables import CAPTURED, HEARTBEAT_TABLE, SOURCE_SCHEMA
 
 # --------------------------------------------------------------------------- PostgreSQL
 
@@ -198,7 +134,7 @@ def debezium_connector_config(
     decimals as strings (exact, no schema needed to decode); tombstones after deletes so
     compacted topics forget deleted keys.
     """
-    tables = ",".join(f"public.{t}" for t in CAPTURED_TABLES)
+    tables = ",".join(t.qualified_name for t in CAPTURED)
     return {
         "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
         "tasks.max": "1",
@@ -219,7 +155,7 @@ def debezium_connector_config(
         "tombstones.on.delete": "true",
         "heartbeat.interval.ms": str(settings.heartbeat_interval_ms),
         "heartbeat.action.query": (
-            "INSERT INTO public.debezium_heartbeat (id, beat_at) VALUES (1, now()) "
+            f"INSERT INTO {SOURCE_SCHEMA}.{HEARTBEAT_TABLE} (id, beat_at) VALUES (1, now()) "
             "ON CONFLICT (id) DO UPDATE SET beat_at = EXCLUDED.beat_at"
         ),
         "topic.creation.default.partitions": str(settings.topic_partitions),
@@ -232,12 +168,3 @@ def debezium_connector_config(
         "provide.transaction.metadata": "false",
         "errors.log.enable": "true",
     }
-
-
-def publication_tables() -> tuple[str, ...]:
-    """Tables in the publication: the captured ones plus the heartbeat table.
-
-    The heartbeat table is published (so its writes reach the slot and advance it) but is not in
-    `table.include.list`, so no topic carries it.
-    """
-    return (*CAPTURED_TABLES, "debezium_heartbeat")

@@ -28,7 +28,9 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from loaders.batch import ChangeBatch, TopicPartitionKey
+from etl.progress import LoaderBatch
+from etl.topics import TopicPartitionKey
+from loaders.batch import ChangeBatch
 from loaders.entities import ENTITIES, META_COLUMNS, Entity
 from loaders.offsets import advance_offsets
 
@@ -58,16 +60,17 @@ class BatchResult:
     end_offsets: dict[TopicPartitionKey, int] = field(default_factory=dict)
     per_entity: dict[str, dict[str, int]] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "batch_id": self.batch_id,
-            "rows_in": self.rows_in,
-            "applied": self.applied,
-            "stale": self.stale,
-            "rejected": self.rejected,
-            "duration_ms": round(self.duration_ms, 1),
-            "per_entity": self.per_entity,
-        }
+    def stats(self) -> LoaderBatch:
+        """What the loader reports of this batch (progress file, log line)."""
+        return LoaderBatch(
+            batch_id=self.batch_id,
+            rows_in=self.rows_in,
+            applied=self.applied,
+            stale=self.stale,
+            rejected=self.rejected,
+            duration_ms=round(self.duration_ms, 1),
+            per_entity=self.per_entity,
+        )
 
 
 @cache
@@ -98,7 +101,8 @@ def entity_sql(name: str, entity: Entity, **extra: sql.Composable) -> sql.Compos
 def ensure_staging_tables(conn: psycopg.Connection) -> None:
     """Session-temporary staging tables, emptied at each transaction end (ON COMMIT DELETE ROWS)."""
     for entity in ENTITIES.values():
-        columns = [*META_COLUMNS, (entity.key, "bigint"), *entity.columns]
+        key = entity.table.columns[0]
+        columns = [*META_COLUMNS, (key.name, key.sql_type), *entity.columns]
         conn.execute(
             sql.SQL(_STAGING_DDL).format(
                 sql.Identifier(entity.staging_table),

@@ -14,11 +14,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from etl.topics import TopicPartitionKey
 from loaders.entities import ENTITIES
 
 log = logging.getLogger(__name__)
-
-TopicPartitionKey = tuple[str, int]
 
 
 @dataclass

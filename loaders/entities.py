@@ -1,93 +1,58 @@
-"""What the loader knows about each captured entity: its key, its business columns and types.
+"""What the loader knows about each captured entity: its key, its business columns and types,
+and where it lands in the warehouse.
 
-One table of facts used by staging (temporary table DDL, COPY column order), the apply SQL
-templates and reconciliation (which columns are hashed on both sides), so a column is named once.
-Types are the source's (sql/source/V001__shop_schema.sql), so COPY's text input parses the
-curated record's strings (decimals, ISO timestamps) exactly as the source wrote them.
+Keys, columns and types come from the one declaration of the captured tables (`etl/tables.py`);
+only the warehouse side (target table, current-state view) is the loader's own. Used by staging
+(temporary table DDL, COPY column order), the apply SQL templates and reconciliation (which
+columns are hashed on both sides). Staging columns have the source's types, so COPY's text input
+parses the curated record's strings (decimals, ISO timestamps) exactly as the source wrote them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from etl.records import PRIMARY_KEYS
-from etl.settings import CAPTURED_TABLES
+from etl.tables import CAPTURED, CapturedTable
 
 
 @dataclass(frozen=True)
 class Entity:
-    name: str  # source table name = curated record's `entity`
-    key: str  # single-column primary key
-    columns: tuple[tuple[str, str], ...]  # business columns after the key: (name, type)
+    table: CapturedTable  # the source table = curated record's `entity`
     target: str  # warehouse table it lands in
     current_view: str  # warehouse relation with the current state under source column names
 
     @property
-    def staging_table(self) -> str:
-        return f"stg_{self.name}"
+    def name(self) -> str:
+        return self.table.name
+
+    @property
+    def key(self) -> str:
+        return self.table.key
+
+    @property
+    def columns(self) -> tuple[tuple[str, str], ...]:
+        """Business columns after the key: (name, PostgreSQL type)."""
+        return tuple((c.name, c.sql_type) for c in self.table.business_columns)
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.columns)
 
+    @property
+    def staging_table(self) -> str:
+        return f"stg_{self.name}"
 
-_TS = "timestamptz"
+
+#: source table -> warehouse table it lands in (dimensions are SCD2, facts current state)
+WAREHOUSE_TARGETS: dict[str, str] = {
+    "customers": "dw.dim_customer",
+    "products": "dw.dim_product",
+    "orders": "dw.fact_orders",
+    "order_items": "dw.fact_order_items",
+}
 
 ENTITIES: dict[str, Entity] = {
-    "customers": Entity(
-        "customers",
-        "customer_id",
-        (
-            ("email", "text"),
-            ("full_name", "text"),
-            ("country", "text"),
-            ("created_at", _TS),
-            ("updated_at", _TS),
-        ),
-        "dw.dim_customer",
-        "dw.current_customers",
-    ),
-    "products": Entity(
-        "products",
-        "product_id",
-        (
-            ("sku", "text"),
-            ("name", "text"),
-            ("category", "text"),
-            ("unit_price", "numeric(12,2)"),
-            ("currency", "text"),
-            ("created_at", _TS),
-            ("updated_at", _TS),
-        ),
-        "dw.dim_product",
-        "dw.current_products",
-    ),
-    "orders": Entity(
-        "orders",
-        "order_id",
-        (
-            ("customer_id", "bigint"),
-            ("status", "text"),
-            ("currency", "text"),
-            ("total_amount", "numeric(14,2)"),
-            ("ordered_at", _TS),
-            ("updated_at", _TS),
-        ),
-        "dw.fact_orders",
-        "dw.current_orders",
-    ),
-    "order_items": Entity(
-        "order_items",
-        "order_item_id",
-        (
-            ("order_id", "bigint"),
-            ("product_id", "bigint"),
-            ("quantity", "integer"),
-            ("unit_price", "numeric(12,2)"),
-        ),
-        "dw.fact_order_items",
-        "dw.current_order_items",
-    ),
+    t.name: Entity(t, WAREHOUSE_TARGETS[t.name], f"dw.current_{t.name}") for t in CAPTURED
 }
 
 #: Change-record metadata staged with every row, before the key and business columns.
@@ -96,6 +61,3 @@ META_COLUMNS: tuple[tuple[str, str], ...] = (
     ("source_ts_ms", "bigint"),
     ("deleted", "boolean"),
 )
-
-assert tuple(ENTITIES) == CAPTURED_TABLES, "one Entity per captured table, in dependency order"
-assert all((e.key,) == PRIMARY_KEYS[e.name] for e in ENTITIES.values()), "keys follow the contract"

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 
 import psycopg
 
-from loaders.batch import OffsetRange, TopicPartitionKey
+from etl.topics import TopicPartitionKey
+from loaders.batch import OffsetRange
 
 _READ = "SELECT topic, partition, next_offset FROM dw.etl_offsets WHERE topic = ANY(%s)"
 _ADVANCE = (

@@ -11,13 +11,13 @@ not by the data becoming equal. Then, per table, on consistent snapshots of both
 The warehouse side is `dw.current_<table>` (sql/warehouse/V002): the current state under the
 source's column names, so one hash expression serves both sides. Both sessions use UTC, so
 timestamps render alike. The daily summaries are also checked against a recompute from the
-facts. The result is JSON-serialisable; `match` is true only if every check passed.
+facts. The result is a `loaders.results.ReconcileResult`; `match` is true only if every check
+passed.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -28,12 +28,16 @@ from etl.source_db import current_wal_lsn, wait_for_slot
 from loaders.apply import sql_file
 from loaders.entities import ENTITIES, Entity
 from loaders.lag import curated_lag, transform_lag
+from loaders.results import (
+    DrainReport,
+    HopLag,
+    KeyMismatch,
+    Problem,
+    ReconcileResult,
+    SideSummary,
+    TableComparison,
+)
 
-AMOUNTS = {
-    "orders": "total_amount",
-    "order_items": "quantity * unit_price",
-    "products": "unit_price",
-}
 SPLIT = 16  # sub-ranges per level of the range bisection
 LEAF_ROWS = 2000  # a range this small is diffed key by key
 MAX_KEYS = 20  # mismatching keys listed per table
@@ -59,8 +63,8 @@ class Side:
         self.key = sql.Identifier(entity.key)
         self.hash = row_hash(entity)
 
-    def summary(self) -> dict[str, Any]:
-        amount = sql.SQL(AMOUNTS.get(self.entity.name, "NULL::numeric"))
+    def summary(self) -> SideSummary:
+        amount = sql.SQL(self.entity.table.amount or "NULL::numeric")
         row = self.conn.execute(
             sql.SQL(
                 "SELECT count(*), sum({amount}), coalesce(sum({hash}), 0), min({key}), max({key})"
@@ -68,13 +72,13 @@ class Side:
             ).format(amount=amount, hash=self.hash, key=self.key, rel=self.rel)
         ).fetchone()
         assert row is not None
-        return {
-            "rows": row[0],
-            "amount": None if row[1] is None else str(row[1]),
-            "hash_sum": str(row[2]),
-            "min_key": row[3],
-            "max_key": row[4],
-        }
+        return SideSummary(
+            rows=row[0],
+            amount=None if row[1] is None else str(row[1]),
+            hash_sum=str(row[2]),
+            min_key=row[3],
+            max_key=row[4],
+        )
 
     def range_checksum(self, lo: int, hi: int) -> tuple[int, int]:
         row = self.conn.execute(
@@ -98,7 +102,7 @@ class Side:
         )
 
 
-def differing_keys(src: Side, wh: Side, lo: int, hi: int, found: list[dict[str, Any]]) -> None:
+def differing_keys(src: Side, wh: Side, lo: int, hi: int, found: list[KeyMismatch]) -> None:
     """Bisect [lo, hi) by range checksums; append up to MAX_KEYS differing keys to `found`."""
     if len(found) >= MAX_KEYS or lo >= hi:
         return
@@ -109,8 +113,10 @@ def differing_keys(src: Side, wh: Side, lo: int, hi: int, found: list[dict[str, 
         a, b = src.key_hashes(lo, hi), wh.key_hashes(lo, hi)
         for key in sorted(a.keys() | b.keys()):
             if a.get(key) != b.get(key) and len(found) < MAX_KEYS:
-                kind = "missing" if key not in b else "unexpected" if key not in a else "differs"
-                found.append({"key": key, "problem": kind})
+                kind: Problem = (
+                    "missing" if key not in b else "unexpected" if key not in a else "differs"
+                )
+                found.append(KeyMismatch(key=key, problem=kind))
         return
     step = -(-(hi - lo) // SPLIT)
     for start in range(lo, hi, step):
@@ -119,24 +125,23 @@ def differing_keys(src: Side, wh: Side, lo: int, hi: int, found: list[dict[str, 
 
 def compare_entity(
     src_conn: psycopg.Connection, wh_conn: psycopg.Connection, entity: Entity
-) -> dict[str, Any]:
-    src = Side(src_conn, entity, f"public.{entity.name}")
+) -> TableComparison:
+    src = Side(src_conn, entity, entity.table.qualified_name)
     wh = Side(wh_conn, entity, entity.current_view)
     a, b = src.summary(), wh.summary()
-    result: dict[str, Any] = {
-        "source": a,
-        "warehouse": b,
-        "counts_match": a["rows"] == b["rows"],
-        "amounts_match": a["amount"] == b["amount"],
-        "hashes_match": a["hash_sum"] == b["hash_sum"],
-        "mismatched_keys": [],
-    }
-    result["match"] = result["counts_match"] and result["amounts_match"] and result["hashes_match"]
-    if not result["match"]:
-        bounds = (a["min_key"], a["max_key"], b["min_key"], b["max_key"])
-        keys = [k for k in bounds if k is not None]
+    counts, amounts, hashes = a.rows == b.rows, a.amount == b.amount, a.hash_sum == b.hash_sum
+    result = TableComparison(
+        source=a,
+        warehouse=b,
+        counts_match=counts,
+        amounts_match=amounts,
+        hashes_match=hashes,
+        match=counts and amounts and hashes,
+    )
+    if not result.match:
+        keys = [k for k in (a.min_key, a.max_key, b.min_key, b.max_key) if k is not None]
         if keys:
-            differing_keys(src, wh, min(keys), max(keys) + 1, result["mismatched_keys"])
+            differing_keys(src, wh, min(keys), max(keys) + 1, result.mismatched_keys)
     return result
 
 
@@ -148,36 +153,36 @@ def summaries_consistent(wh_conn: psycopg.Connection) -> bool:
     return incremental == wh_conn.execute(sql_file("recompute_daily_sales.sql")).fetchall()
 
 
-def wait_for_drain(settings: Settings, wait_s: float) -> dict[str, Any]:
+def wait_for_drain(settings: Settings, wait_s: float) -> DrainReport:
     """Wait (at most wait_s) until every hop has caught up with the source's WAL position now."""
     deadline = time.monotonic() + wait_s
-    hops: dict[str, Any] = {}
+    hops: dict[str, HopLag] = {}
     target = current_wal_lsn(settings)
     try:
         waited = wait_for_slot(settings, target, max(0.0, deadline - time.monotonic()))
-        hops["source_slot"] = {"drained": True, "target_lsn": target, "waited_s": round(waited, 2)}
+        hops["source_slot"] = HopLag(drained=True, target_lsn=target, waited_s=round(waited, 2))
     except EtlError as exc:
-        hops["source_slot"] = {"drained": False, "target_lsn": target, "detail": str(exc)}
+        hops["source_slot"] = HopLag(drained=False, target_lsn=target, detail=str(exc))
     transform = transform_lag(settings)
     while transform and time.monotonic() < deadline:
         time.sleep(0.25)
         transform = transform_lag(settings)
     hops["transform"] = (
-        {"drained": None, "detail": "no transform progress reported"}
+        HopLag(drained=None, detail="no transform progress reported")
         if transform is None
-        else {"drained": not transform, "behind": transform}
+        else HopLag(drained=not transform, behind=transform)
     )
     with psycopg.connect(settings.warehouse_dsn(), autocommit=True) as conn:
         loader = curated_lag(settings, conn)
         while loader and time.monotonic() < deadline:
             time.sleep(0.25)
             loader = curated_lag(settings, conn)
-    hops["loader"] = {"drained": not loader, "behind": loader}
-    drained = all(h["drained"] is not False for h in hops.values())
-    return {"drained": drained, "hops": hops}
+    hops["loader"] = HopLag(drained=not loader, behind=loader)
+    drained = all(h.drained is not False for h in hops.values())
+    return DrainReport(drained=drained, hops=hops)
 
 
-def reconcile(settings: Settings, wait_s: float) -> dict[str, Any]:
+def reconcile(settings: Settings, wait_s: float) -> ReconcileResult:
     """Wait for the pipeline to drain (bounded), then compare source and warehouse."""
     started = time.monotonic()
     drain = wait_for_drain(settings, wait_s)
@@ -190,12 +195,11 @@ def reconcile(settings: Settings, wait_s: float) -> dict[str, Any]:
             conn.execute("SET TIME ZONE 'UTC'")
         tables = {name: compare_entity(src, wh, entity) for name, entity in ENTITIES.items()}
         consistent = summaries_consistent(wh)
-    match = all(t["match"] for t in tables.values()) and consistent
-    return {
-        "match": match,
-        "drained": drain["drained"],
-        "drain": drain,
-        "tables": tables,
-        "summaries_consistent": consistent,
-        "seconds": round(time.monotonic() - started, 2),
-    }
+    return ReconcileResult(
+        match=all(t.match for t in tables.values()) and consistent,
+        drained=drain.drained,
+        drain=drain,
+        tables=tables,
+        summaries_consistent=consistent,
+        seconds=round(time.monotonic() - started, 2),
+    )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import psycopg
 
-from loaders.progress import read_progress
-from loaders.schema import DATA_TABLES
+from etl.progress import LoaderProgress
+from etl.settings import Settings
+from etl.warehouse_db import DATA_TABLES
+from loaders.results import DayRevenue, LoadTotals, WarehouseReport
 
 #: Every warehouse table: what the loader writes, plus the static date dimension.
 REPORT_TABLES = ("dim_date", *DATA_TABLES)
@@ -33,42 +34,44 @@ FROM dw.etl_load_audit
 """
 
 
-def warehouse_report(settings: Any) -> dict[str, Any]:
-    """JSON-serialisable summary. `end_to_end_lag_s` = now - newest source commit applied: the
-    pipeline's latency while the source is busy, the idle time since the last change otherwise."""
+def warehouse_report(settings: Settings) -> WarehouseReport:
+    """What the warehouse holds now (see `loaders.results.WarehouseReport`)."""
     with psycopg.connect(settings.warehouse_dsn(), autocommit=True) as conn:
         rows = {
             t: conn.execute(f"SELECT count(*) FROM dw.{t}").fetchone()[0]  # type: ignore[index]
             for t in REPORT_TABLES
         }
         days = [
-            dict(
-                zip(
-                    ("day", "orders", "cancelled_orders", "items", "revenue", "avg_order_value"),
-                    r,
-                    strict=True,
-                )
+            DayRevenue(
+                day=day,
+                orders=orders,
+                cancelled_orders=cancelled,
+                items=items,
+                revenue=revenue,
+                avg_order_value=avg,
             )
-            for r in conn.execute(_REVENUE_BY_DAY).fetchall()
+            for day, orders, cancelled, items, revenue, avg in conn.execute(
+                _REVENUE_BY_DAY
+            ).fetchall()
         ]
         newest = conn.execute(_NEWEST_APPLIED).fetchone()[0]  # type: ignore[index]
         batches, rows_in, applied, stale, rejected, last = conn.execute(  # type: ignore[misc]
             _AUDIT_TOTALS
         ).fetchone()
     now = datetime.now(UTC)
-    return {
-        "generated_at": now.isoformat(timespec="seconds"),
-        "rows": rows,
-        "revenue_by_day": days,
-        "newest_source_commit_applied": newest.isoformat() if newest else None,
-        "end_to_end_lag_s": round((now - newest).total_seconds(), 3) if newest else None,
-        "loads": {
-            "batches": batches,
-            "rows_in": rows_in,
-            "applied": applied,
-            "stale": stale,
-            "rejected": rejected,
-            "last_commit": last.isoformat() if last else None,
-        },
-        "loader_progress": read_progress(settings.run_dir),
-    }
+    return WarehouseReport(
+        generated_at=now.isoformat(timespec="seconds"),
+        rows=rows,
+        revenue_by_day=days,
+        newest_source_commit_applied=newest.isoformat() if newest else None,
+        end_to_end_lag_s=round((now - newest).total_seconds(), 3) if newest else None,
+        loads=LoadTotals(
+            batches=batches,
+            rows_in=rows_in,
+            applied=applied,
+            stale=stale,
+            rejected=rejected,
+            last_commit=last.isoformat() if last else None,
+        ),
+        loader_progress=LoaderProgress.read(settings),
+    )

@@ -40,12 +40,13 @@ from typing import Any
 import psycopg
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
-from etl.settings import CAPTURED_TABLES, Settings
+from etl.progress import LoaderBatch, LoaderLag, LoaderProgress, LoaderTotals
+from etl.settings import Settings
+from etl.topics import TopicPartitionKey
+from etl.warehouse_db import prepare_warehouse
 from loaders.apply import BatchResult, apply_batch
-from loaders.batch import ChangeBatch, TopicPartitionKey
+from loaders.batch import ChangeBatch
 from loaders.offsets import Fenced, stored_offsets
-from loaders.progress import write_progress
-from loaders.schema import prepare_warehouse
 
 log = logging.getLogger("loaders")
 IDLE_PROGRESS_S = 5.0
@@ -53,17 +54,18 @@ IDLE_PROGRESS_S = 5.0
 
 def consumer_config(settings: Settings, client_id: str) -> dict[str, Any]:
     """librdkafka settings: manual offsets only, fast failover of a dead group member."""
-    return {
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "group.id": settings.loader_group_id,
-        "client.id": client_id,
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
-        "isolation.level": "read_committed",
-        "session.timeout.ms": 10_000,  # a kill -9'd loader's partitions move on within ~10 s
-        "heartbeat.interval.ms": 1_000,
-    }
+    return settings.kafka_client_config(
+        **{
+            "group.id": settings.loader_group_id,
+            "client.id": client_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            "session.timeout.ms": 10_000,  # a kill -9'd loader's partitions move on within ~10 s
+            "heartbeat.interval.ms": 1_000,
+        }
+    )
 
 
 def tp_name(tp: TopicPartitionKey) -> str:
@@ -74,13 +76,13 @@ class LoaderService:
     def __init__(self, settings: Settings, loader_id: str | None = None) -> None:
         self.settings = settings
         self.loader_id = loader_id or f"{socket.gethostname()}-{os.getpid()}"
-        self.topics = [settings.curated_topic(t) for t in CAPTURED_TABLES]
+        self.topics = settings.curated_topics()
         self.stopping = False
         #: owned partition -> next offset the warehouse stores for it (None: nothing loaded)
         self.owned: dict[TopicPartitionKey, int | None] = {}
         self.pending: dict[TopicPartitionKey, list[Message]] = {}
-        self.totals = {"batches": 0, "rows_in": 0, "applied": 0, "stale": 0, "rejected": 0}
-        self.last_batch: dict[str, Any] | None = None
+        self.totals = LoaderTotals()
+        self.last_batch: LoaderBatch | None = None
         self.last_progress = 0.0
         self.conn = psycopg.connect(
             settings.warehouse_dsn(), autocommit=True, application_name=f"loader {self.loader_id}"
@@ -143,7 +145,7 @@ class LoaderService:
             self.consumer.close()  # leaves the group: the partitions move on at once
             self.write_progress()
             self.conn.close()
-            log.info("loader stopped", extra=self.totals)
+            log.info("loader stopped", extra=self.totals.model_dump())
 
     def collect(self) -> ChangeBatch:
         """Consume up to loader_batch_size records or for loader_max_wait_ms, whichever first."""
@@ -217,39 +219,39 @@ class LoaderService:
 
     # ---- reporting ----
     def record(self, result: BatchResult) -> None:
-        self.totals["batches"] += 1
-        for key in ("rows_in", "applied", "stale", "rejected"):
-            self.totals[key] += getattr(result, key)
-        self.last_batch = result.as_dict()
-        log.info("batch applied", extra=self.last_batch)
+        totals = self.totals
+        totals.batches += 1
+        totals.rows_in += result.rows_in
+        totals.applied += result.applied
+        totals.stale += result.stale
+        totals.rejected += result.rejected
+        self.last_batch = result.stats()
+        log.info("batch applied", extra=self.last_batch.model_dump())
         self.write_progress()
 
-    def lag(self) -> dict[str, Any]:
+    def lag(self) -> LoaderLag:
         partitions: dict[str, int | None] = {}
         for tp, stored in self.owned.items():
             _low, high = self.consumer.get_watermark_offsets(TopicPartition(*tp), cached=True)
             partitions[tp_name(tp)] = None if high < 0 else max(0, high - (stored or 0))
         known = [v for v in partitions.values() if v is not None]
-        return {"total": sum(known) if known else None, "partitions": partitions}
+        return LoaderLag(total=sum(known) if known else None, partitions=partitions)
 
     def write_progress(self) -> None:
         self.last_progress = time.monotonic()
         try:
             lag = self.lag()
         except Exception:  # a closed consumer or no metadata yet: lag is optional
-            lag = {"total": None, "partitions": {}}
-        write_progress(
-            self.settings.run_dir,
-            {
-                "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                "loader_id": self.loader_id,
-                "pid": os.getpid(),
-                "batch": self.last_batch,
-                "totals": self.totals,
-                "lag": lag,
-                "assigned": sorted(map(tp_name, self.owned)),
-            },
-        )
+            lag = LoaderLag()
+        LoaderProgress(
+            ts=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            loader_id=self.loader_id,
+            pid=os.getpid(),
+            batch=self.last_batch,
+            totals=self.totals,
+            lag=lag,
+            assigned=sorted(map(tp_name, self.owned)),
+        ).write(self.settings)
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""Copy each JVM component's jars from Maven into `.etl/lib/<component>/`, once.
+"""Copy each JVM component's jars from Maven into `ETL_LIB_DIR/<folder>/`, once.
 
 The POM (`infra/jvm/pom.xml`) declares one profile per component. A directory is reused while the
 POM is unchanged (a stamp file holds the POM's hash), so nothing is downloaded at run time and a
@@ -13,28 +13,14 @@ import subprocess
 from pathlib import Path
 
 from etl.errors import PrerequisiteMissing
-from etl.settings import Settings
+from etl.settings import JAR_DIRS, Settings
 from infra.local.prereqs import maven_binary
 
 POM = Path(__file__).resolve().parent.parent / "jvm" / "pom.xml"
 
-#: Maven profile -> directory under ETL_HOME/lib. Connect's plugin.path is lib/plugins, whose
-#: sub-directories are one plugin each (Connect gives each its own class loader).
-COMPONENT_DIRS: dict[str, str] = {
-    "kafka": "kafka",
-    "connect": "connect",
-    "debezium": "plugins/debezium-connector-postgres",
-    "spark": "spark",
-}
+#: The POM's profiles, one per JVM component; each lands in `Settings.jars_dir(component)`.
+COMPONENTS: tuple[str, ...] = tuple(JAR_DIRS)
 _STAMP = ".pom-sha256"
-
-
-def component_dir(settings: Settings, component: str) -> Path:
-    return settings.lib_dir / COMPONENT_DIRS[component]
-
-
-def plugin_path(settings: Settings) -> Path:
-    return settings.lib_dir / "plugins"
 
 
 def _pom_hash() -> str:
@@ -42,13 +28,13 @@ def _pom_hash() -> str:
 
 
 def jars_current(settings: Settings, component: str) -> bool:
-    stamp = component_dir(settings, component) / _STAMP
+    stamp = settings.jars_dir(component) / _STAMP
     return stamp.exists() and stamp.read_text().strip() == _pom_hash()
 
 
 def resolve_jars(settings: Settings, component: str) -> Path:
     """Make `lib/<component>` hold the component's runtime jars; return the directory."""
-    target = component_dir(settings, component)
+    target = settings.jars_dir(component)
     if jars_current(settings, component):
         return target
     staging = target.with_name(target.name + ".partial")

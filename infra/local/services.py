@@ -1,8 +1,11 @@
-"""How each catalog service runs as a local process: data dirs, config files, command lines.
+"""How each service runs as a local process: data dirs, config files, command lines.
 
 Values come from `infra.catalog` (shared with the Pulumi program); this module only decides local
 paths and writes files. Everything lives under ETL_HOME. One-time steps (initdb, Kafka storage
 format) are guarded by what they leave on disk, so `etl up` can call them every time.
+
+A service's `local` launch (see `infra.services`) is one of the `LocalLaunch` kinds at the end of
+this module: PostgreSQL, Kafka, Kafka Connect, or a Python module of this project.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from typing import Literal
 from etl.errors import EtlError
 from etl.settings import Settings, settings_environment
 from infra import catalog
-from infra.local.jars import component_dir, plugin_path
 from infra.local.prereqs import java_binary, postgres_bindir, running_as_root
 
 PG_SERVICE_USER = "postgres"  # Debian's account; initdb refuses to run as root
@@ -192,7 +194,7 @@ def _jvm_command(settings: Settings, component: str, heap: str, main: str, conf:
         "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={log_conf}",
         "-cp",
-        f"{component_dir(settings, component)}/*",
+        f"{settings.jars_dir(component)}/*",
         main,
         str(conf),
     ]
@@ -222,7 +224,7 @@ def format_kafka_storage(settings: Settings) -> bool:
     cmd = [
         java_binary(),
         "-cp",
-        f"{component_dir(settings, 'kafka')}/*",
+        f"{settings.jars_dir('kafka')}/*",
         f"-Dlog4j2.configurationFile={settings.conf_dir / 'log4j2-kafka.xml'}",
         "kafka.tools.StorageTool",
         "format",
@@ -254,7 +256,9 @@ def kafka_program(settings: Settings) -> LocalProgram:
 
 
 def connect_program(settings: Settings) -> LocalProgram:
-    props = catalog.connect_worker_properties(settings, plugin_path=str(plugin_path(settings)))
+    props = catalog.connect_worker_properties(
+        settings, plugin_path=str(settings.connect_plugin_path)
+    )
     conf = settings.conf_dir / "connect" / "connect-distributed.properties"
     write_if_changed(conf, properties_text(props))
     cmd = _jvm_command(
@@ -268,35 +272,76 @@ def connect_program(settings: Settings) -> LocalProgram:
     return LocalProgram(name="connect", command=cmd, environment=_config_digest(conf, log_conf))
 
 
-def python_program(settings: Settings, name: str) -> LocalProgram:
-    """A Python service of this project, run with this interpreter and the stack's settings.
+def python_program(
+    settings: Settings, name: str, module: tuple[str, ...], *, stop_as_group: bool = True
+) -> LocalProgram:
+    """A Python service of this project (`python -m <module>`), with the stack's settings.
 
-    Its environment carries every setting explicitly, so the program sees the settings of the
-    `etl up` that wrote the config (not whatever supervisord inherited), and a changed setting
-    changes the program definition, which restarts it on the next `etl up`.
+    Run with this interpreter. Its environment carries every setting explicitly, so the program
+    sees the settings of the `etl up` that wrote the config (not whatever supervisord
+    inherited), and a changed setting changes the program definition, which restarts it on the
+    next `etl up`.
     """
     env = {
         **settings_environment(settings),
         "PYTHONUNBUFFERED": "1",
         "SPARK_LOCAL_IP": settings.bind_host,
     }
-    command = [sys.executable, "-m", *catalog.PYTHON_ENTRYPOINTS[name]]
-    # the transform lets its micro-batch finish and stops the Spark JVM itself on TERM
-    return LocalProgram(
-        name=name, command=command, environment=env, stop_as_group=name != "transform"
-    )
+    command = [sys.executable, "-m", *module]
+    return LocalProgram(name=name, command=command, environment=env, stop_as_group=stop_as_group)
 
 
-def local_programs(settings: Settings) -> list[LocalProgram]:
-    """Every process-backed catalog service as a local program, in start order."""
-    builders = {
-        "source-db": lambda: postgres_program(settings, "source"),
-        "warehouse-db": lambda: postgres_program(settings, "warehouse"),
-        "kafka": lambda: kafka_program(settings),
-        "connect": lambda: connect_program(settings),
-    }
-    return [
-        builders[spec.name]() if spec.name in builders else python_program(settings, spec.name)
-        for spec in catalog.SERVICES
-        if spec.process
-    ]
+# --------------------------------------------------------------------------- launch kinds
+
+
+class LocalLaunch:
+    """How one service runs locally. Hooks with no work to do return None."""
+
+    def initialise(self, settings: Settings) -> str | None:
+        """One-time set-up before the first start (guarded by what it leaves on disk)."""
+        return None
+
+    def clear_stale_state(self, settings: Settings) -> str | None:
+        """Before supervisord starts: remove what a crashed previous run left behind."""
+        return None
+
+    def program(self, settings: Settings, name: str, module: tuple[str, ...]) -> LocalProgram:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class PostgresLaunch(LocalLaunch):
+    role: PgRole
+
+    def initialise(self, settings: Settings) -> str | None:
+        return "initialised cluster" if init_postgres_cluster(settings, self.role) else None
+
+    def clear_stale_state(self, settings: Settings) -> str | None:
+        return remove_stale_postmaster_pid(settings, self.role)
+
+    def program(self, settings: Settings, name: str, module: tuple[str, ...]) -> LocalProgram:
+        return postgres_program(settings, self.role)
+
+
+class KafkaLaunch(LocalLaunch):
+    def initialise(self, settings: Settings) -> str | None:
+        return "formatted KRaft storage" if format_kafka_storage(settings) else None
+
+    def program(self, settings: Settings, name: str, module: tuple[str, ...]) -> LocalProgram:
+        return kafka_program(settings)
+
+
+class ConnectLaunch(LocalLaunch):
+    def program(self, settings: Settings, name: str, module: tuple[str, ...]) -> LocalProgram:
+        return connect_program(settings)
+
+
+@dataclass(frozen=True)
+class PythonLaunch(LocalLaunch):
+    """`python -m <service.module>`. `stop_as_group=False` for a program that stops its own
+    children on TERM (the transform lets its micro-batch finish and stops the Spark JVM)."""
+
+    stop_as_group: bool = True
+
+    def program(self, settings: Settings, name: str, module: tuple[str, ...]) -> LocalProgram:
+        return python_program(settings, name, module, stop_as_group=self.stop_as_group)

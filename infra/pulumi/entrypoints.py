@@ -1,10 +1,12 @@
 """The commands the project image runs, one named function or constant each.
 
-The transform job (`jobs/`), the loader (`loaders/`) and the dashboard are written separately;
-when their entry points change, this is the one place to adjust.
+A service's command is derived from its `python -m` entry point in `infra.services` (the one
+the local runner starts too), so the two ways to run cannot name different programs.
 """
 
 from __future__ import annotations
+
+from infra.services import Service
 
 #: In-image paths, fixed by infra/docker/Dockerfile.
 APP_DIR = "/app"
@@ -18,11 +20,25 @@ SPARK_JARS_DIR = f"{IMAGE_LIB_DIR}/spark"
 SPARK_MASTER_PORT = 7077
 SPARK_MASTER_UI_PORT = 8080
 SPARK_WORKER_UI_PORT = 8081
-SPARK_DRIVER_UI_PORT = 4040
 
-LOADER_COMMAND: tuple[str, ...] = ("python", "-m", "loaders")
-DASHBOARD_COMMAND: tuple[str, ...] = ("etl", "dashboard")
-TRANSFORM_SCRIPT = f"{APP_DIR}/jobs/transform.py"
+
+def module_command(service: Service) -> list[str]:
+    """`python -m <module> [args]`: how the image runs a Python service of this project."""
+    if not service.module:
+        raise ValueError(f"{service.name} has no Python entry point")
+    return ["python", "-m", *service.module]
+
+
+def module_script(service: Service) -> str:
+    """The file spark-submit runs for a service's `python -m` package: its `__main__.py`.
+
+    spark-submit takes a file, not `-m`; the package's `__main__.py` imports absolutely, so it
+    runs the same code with the image's APP_DIR on the Python path.
+    """
+    package, *args = service.module
+    if args:
+        raise ValueError(f"{service.name}: spark-submit cannot pass arguments to `-m {package}`")
+    return f"{APP_DIR}/{package.replace('.', '/')}/__main__.py"
 
 
 def source_init_command() -> list[str]:
@@ -68,7 +84,9 @@ def spark_worker_command(host: str, master_url: str, cores: int, memory: str) ->
     ]
 
 
-def transform_job_command(master_url: str, driver_host: str, driver_memory: str) -> list[str]:
+def spark_submit_command(
+    service: Service, master_url: str, driver_host: str, driver_memory: str
+) -> list[str]:
     """spark-submit in client mode: the driver runs in this container, executors on the workers.
 
     The spark-sql-kafka jars baked into the image are shipped to the executors with `--jars`.
@@ -78,7 +96,7 @@ def transform_job_command(master_url: str, driver_host: str, driver_memory: str)
         f" --driver-memory {driver_memory}"
         f" --conf spark.driver.host={driver_host} --conf spark.driver.bindAddress=0.0.0.0"
         f' --jars "$(ls {SPARK_JARS_DIR}/*.jar | paste -sd, -)"'
-        f" {TRANSFORM_SCRIPT}"
+        f" {module_script(service)}"
     )
     return ["sh", "-c", submit]
 
@@ -88,5 +106,7 @@ def http_probe(url: str) -> tuple[str, ...]:
     return ("python", "-m", "infra.pulumi.healthcheck", "http", url)
 
 
-#: Health check of a worker without a port: the servers it works against answer.
-DEPENDENCIES_PROBE: tuple[str, ...] = ("python", "-m", "infra.pulumi.healthcheck", "deps")
+def service_probe(service: Service) -> tuple[str, ...]:
+    """Health check of a project service's container: the service's own readiness probe (the
+    one `etl up` and `etl status` use), run inside the container by infra.pulumi.healthcheck."""
+    return ("python", "-m", "infra.pulumi.healthcheck", "service", service.name)

@@ -1,14 +1,14 @@
-"""Container health checks of the project image: `python -m infra.pulumi.healthcheck <kind> [arg]`.
+"""Container health checks of the project image: `python -m infra.pulumi.healthcheck <kind> ARG`.
 
-`http URL`: the URL answers below 500 (dashboard, Spark UIs). `deps`: the servers this container
-works against answer a real request (Kafka metadata, a warehouse query), read from the
-`ETL_KAFKA_BOOTSTRAP` / `ETL_WAREHOUSE_DSN` variables the Pulumi program sets, so no secret ends
-up in the health check's command line. Exit 0 = healthy, as Docker expects.
+`http URL`: the URL answers below 500 (the Spark master's and workers' UIs). `service NAME`: the
+service's own readiness probe from `infra.services`, the one `etl up` and `etl status` run
+locally (progress-file freshness for the transform and loaders, `/healthz` for the dashboard),
+with `Settings` from the container's `ETL_*` environment, so no secret ends up in the health
+check's command line. Exit 0 = healthy, as Docker expects.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import urllib.error
 import urllib.request
@@ -24,25 +24,21 @@ def http_ok(url: str, timeout_s: float = 5.0) -> bool:
         return False
 
 
-def dependencies_ok() -> bool:
-    from etl.health import probe_kafka, probe_postgres
+def service_ok(name: str) -> bool:
+    from etl.settings import load_settings
+    from infra.services import service
 
-    bootstrap = os.environ.get("ETL_KAFKA_BOOTSTRAP")
-    dsn = os.environ.get("ETL_WAREHOUSE_DSN")
-    checks = []
-    if bootstrap:
-        checks.append(probe_kafka(bootstrap).healthy)
-    if dsn:
-        checks.append(probe_postgres(dsn).healthy)
-    return bool(checks) and all(checks)
+    probe = service(name).probe(load_settings())
+    print(probe.detail, flush=True)  # Docker keeps the output of the last checks
+    return probe.healthy
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["http"] and len(argv) == 2:
+    if len(argv) == 2 and argv[0] == "http":
         return 0 if http_ok(argv[1]) else 1
-    if argv == ["deps"]:
-        return 0 if dependencies_ok() else 1
-    print("usage: python -m infra.pulumi.healthcheck http URL | deps", file=sys.stderr)
+    if len(argv) == 2 and argv[0] == "service":
+        return 0 if service_ok(argv[1]) else 1
+    print("usage: python -m infra.pulumi.healthcheck http URL | service NAME", file=sys.stderr)
     return 2
 
 

@@ -36,7 +36,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from etl.settings import Settings
 from etl.topics import ensure_topics
-from jobs.transform.progress import OUTPUT_METRICS, PROGRESS_FILE, ProgressReporter
+from jobs.transform.progress import OUTPUT_METRICS, ProgressReporter
 from jobs.transform.route import TopicMap, route_tables
 from jobs.transform.session import build_spark_session, spark_jars
 
@@ -52,17 +52,13 @@ def checkpoint_dir(settings: Settings) -> Path:
     return settings.checkpoints_dir / "transform"
 
 
-def progress_path(settings: Settings) -> Path:
-    return settings.run_dir / PROGRESS_FILE
-
-
 def read_cdc_topic(
     spark: SparkSession, settings: Settings, topics: TopicMap, table: str
 ) -> DataFrame:
     """The streaming Kafka source of one table (earliest offsets for a new checkpoint)."""
     reader = (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+        .options(**settings.spark_kafka_options())
         .option("subscribePattern", topics.source_pattern(table))
         .option("startingOffsets", "earliest")
         .option("failOnDataLoss", "true")
@@ -98,7 +94,7 @@ def start_transform(
         routed.select("topic", "key", "value")
         .writeStream.queryName(QUERY_NAME)
         .format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+        .options(**settings.spark_kafka_options())
         .option("checkpointLocation", str(checkpoint_dir(settings)))
         .trigger(processingTime=settings.transform_trigger)
         .start()
@@ -126,7 +122,7 @@ def run(settings: Settings) -> int:
     spark = build_spark_session(settings, jars=spark_jars(settings))
     try:
         query = start_transform(spark, settings)
-        reporter = ProgressReporter(progress_path(settings))
+        reporter = ProgressReporter(settings)
         log.info(
             "transform started",
             extra={

@@ -1,13 +1,7 @@
 """Streaming progress -> one JSON line in the log and `run/transform-progress.json` (atomic).
 
-`etl status` reads the file. It holds Spark's own figures under Spark's names (`timestamp`,
-`batchId`, `numInputRows`, `inputRowsPerSecond`, `processedRowsPerSecond`, `durationMs`) plus:
-
-- `batchDurationMs`: the whole micro-batch (`durationMs.triggerExecution`);
-- `endOffsets`: `{topic: {partition: next offset to read}}` over all sources;
-- `backlog`: messages on the CDC topics not yet read (latest minus end offsets);
-- `written`: `{"curated": n, "dlq": n}` of that batch (observed metrics; absent when idle);
-- `queryId`, `runId`, `sources` (Spark's per-source progress, offsets as objects).
+`etl status` reads the file. Its shape is `etl.progress.TransformProgress`: Spark's own figures
+under Spark's names plus end offsets, backlog and output counts (see that model).
 
 The poller reads `query.recentProgress` rather than registering a JVM listener: no callback
 server, and no event is missed between polls (Spark keeps the last 100).
@@ -17,16 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql.streaming import StreamingQuery
 
+from etl.progress import TransformProgress
+from etl.settings import Settings
+
 log = logging.getLogger("jobs.transform.progress")
 
-PROGRESS_FILE = "transform-progress.json"
 _SPARK_FIELDS = (
     "timestamp",
     "batchId",
@@ -58,8 +51,8 @@ def _merge(sources: list[dict[str, Any]], field: str) -> dict[str, dict[str, int
     return merged
 
 
-def progress_summary(progress: dict[str, Any]) -> dict[str, Any]:
-    """The status record of one progress event (see module doc)."""
+def progress_summary(progress: dict[str, Any]) -> TransformProgress:
+    """The status record of one progress event (see `etl.progress.TransformProgress`)."""
     sources = [
         {**source, **{f: _offsets(source.get(f)) for f in _OFFSET_FIELDS}}
         for source in progress.get("sources", [])
@@ -70,39 +63,28 @@ def progress_summary(progress: dict[str, Any]) -> dict[str, Any]:
         for topic, partitions in latest.items()
         for partition, offset in partitions.items()
     )
-    summary = {field: progress.get(field) for field in _SPARK_FIELDS}
-    summary["queryId"] = progress.get("id")
-    summary.update(
-        batchDurationMs=(progress.get("durationMs") or {}).get("triggerExecution"),
-        endOffsets=end,
-        backlog=backlog,
-        sources=sources,
-    )
     written = (progress.get("observedMetrics") or {}).get(OUTPUT_METRICS)
     if written is not None:  # a pyspark Row, or a dict once read back from JSON
         row = written.asDict() if hasattr(written, "asDict") else dict(written)
-        summary["written"] = {k: int(v) for k, v in row.items()}
-    return summary
-
-
-def write_atomically(path: Path, payload: dict[str, Any]) -> None:
-    """Readers see the old file or the new one, never half of one (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=1, default=str)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        written = {k: int(v) for k, v in row.items()}
+    return TransformProgress.model_validate(
+        {
+            **{field: progress.get(field) for field in _SPARK_FIELDS},
+            "queryId": progress.get("id"),
+            "batchDurationMs": (progress.get("durationMs") or {}).get("triggerExecution"),
+            "endOffsets": end,
+            "backlog": backlog,
+            "sources": sources,
+            "written": written,
+        }
+    )
 
 
 class ProgressReporter:
     """Emits every progress event of a query once: a log line and the progress file."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self._seen: set[tuple[Any, Any]] = set()
 
     def poll(self, query: StreamingQuery) -> None:
@@ -112,7 +94,7 @@ class ProgressReporter:
             if ident in self._seen:
                 continue
             summary = progress_summary(progress)
-            log.info("progress", extra={"progress": summary})
-            write_atomically(self.path, summary)
+            log.info("progress", extra={"progress": summary.model_dump(mode="json", by_alias=True)})
+            summary.write(self.settings)
         # Only events still in Spark's window can come back: remembering those is enough.
         self._seen = {(p.get("batchId"), p.get("timestamp")) for p in window}

@@ -19,7 +19,8 @@ from functools import reduce
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.settings import CAPTURED_TABLES, Settings
+from etl.settings import Settings
+from etl.tables import CAPTURED_TABLES
 from jobs.transform.normalize import curated_key, curated_value, dead_letter_value
 from jobs.transform.parse import parse_envelope
 from jobs.transform.validate import with_violations

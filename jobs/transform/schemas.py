@@ -1,7 +1,8 @@
 """What the transform expects of each source table: columns, Spark types, key, delete shape.
 
-Mirrors `sql/source/V001__shop_schema.sql`. Debezium (JSON converter, no schemas,
-`decimal.handling.mode=string`, `time.precision.mode=adaptive_time_microseconds`) encodes
+Derived from the one declaration of the captured tables, `etl/tables.py` (checked against the
+source catalog by a test). Debezium (JSON converter, no schemas, `decimal.handling.mode=string`,
+`time.precision.mode=adaptive_time_microseconds`) encodes
 bigint/integer as JSON numbers, numeric as exact decimal strings (`"25.00"`) and timestamptz as
 ISO-8601 `ZonedTimestamp` strings in UTC (`"2026-11-27T07:43:22.842316Z"`).
 
@@ -27,7 +28,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from etl.records import PRIMARY_KEYS
+from etl.tables import CAPTURED, Column, captured_table
 
 
 @dataclass(frozen=True)
@@ -38,60 +39,43 @@ class ColumnSpec:
     dtype: DataType
 
 
-def _cols(*specs: tuple[str, DataType]) -> tuple[ColumnSpec, ...]:
-    return tuple(ColumnSpec(name, dtype) for name, dtype in specs)
+#: PostgreSQL types of captured columns -> Spark types (numeric(p,s) handled on its own).
+_SPARK_TYPES: dict[str, DataType] = {
+    "bigint": LongType(),
+    "integer": IntegerType(),
+    "text": StringType(),
+    "timestamp with time zone": TimestampType(),
+}
 
 
-_TS = TimestampType()
-_BIGINT = LongType()
-_TEXT = StringType()
+def spark_type(column: Column) -> DataType:
+    """The Spark type a captured column's Debezium encoding converts to."""
+    if (numeric := column.numeric_precision_scale) is not None:
+        return DecimalType(*numeric)
+    if column.sql_type.startswith("character("):
+        return StringType()
+    try:
+        return _SPARK_TYPES[column.sql_type]
+    except KeyError:
+        raise ValueError(
+            f"column {column.name}: no Spark type for PostgreSQL type {column.sql_type!r}"
+        ) from None
 
-#: Source columns per table, in table order. All of them are NOT NULL in the source.
+
+#: Source columns per table, in table order (from `etl.tables`). All are NOT NULL in the source.
 TABLE_COLUMNS: dict[str, tuple[ColumnSpec, ...]] = {
-    "customers": _cols(
-        ("customer_id", _BIGINT),
-        ("email", _TEXT),
-        ("full_name", _TEXT),
-        ("country", _TEXT),
-        ("created_at", _TS),
-        ("updated_at", _TS),
-    ),
-    "products": _cols(
-        ("product_id", _BIGINT),
-        ("sku", _TEXT),
-        ("name", _TEXT),
-        ("category", _TEXT),
-        ("unit_price", DecimalType(12, 2)),
-        ("currency", _TEXT),
-        ("created_at", _TS),
-        ("updated_at", _TS),
-    ),
-    "orders": _cols(
-        ("order_id", _BIGINT),
-        ("customer_id", _BIGINT),
-        ("status", _TEXT),
-        ("currency", _TEXT),
-        ("total_amount", DecimalType(14, 2)),
-        ("ordered_at", _TS),
-        ("updated_at", _TS),
-    ),
-    "order_items": _cols(
-        ("order_item_id", _BIGINT),
-        ("order_id", _BIGINT),
-        ("product_id", _BIGINT),
-        ("quantity", IntegerType()),
-        ("unit_price", DecimalType(12, 2)),
-    ),
+    table.name: tuple(ColumnSpec(c.name, spark_type(c)) for c in table.columns)
+    for table in CAPTURED
 }
 
 #: Tables with REPLICA IDENTITY FULL: a delete's `before` is the whole last row. The others
 #: (DEFAULT identity) send only the key; Debezium fills their other NOT NULL columns with
 #: placeholders ("" and 1970-01-01), which must be neither validated nor passed on as data.
-FULL_ROW_DELETES: frozenset[str] = frozenset({"orders", "order_items"})
+FULL_ROW_DELETES: frozenset[str] = frozenset(t.name for t in CAPTURED if t.full_row_deletes)
 
 
 def key_columns(table: str) -> tuple[str, ...]:
-    return PRIMARY_KEYS[table]
+    return captured_table(table).key_columns
 
 
 def raw_row_schema(table: str) -> StructType:

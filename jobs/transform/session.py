@@ -1,8 +1,9 @@
 """The SparkSession of the transform: local driver on loopback, Kafka jars from `lib/spark`.
 
-Jars come from the project's Maven POM (`infra.local.jars`, profile `spark`), resolved once into
-`ETL_HOME/lib/spark` and passed as `spark.jars` paths: `spark.jars.packages` would need the
-network at every start. The same builder serves the job and the unit tests (without jars).
+Jars come from the project's Maven POM (profile `spark`), resolved once into `ETL_LIB_DIR/spark`
+by `etl jars` / `etl up` (or baked into the image), and are passed as `spark.jars` paths:
+`spark.jars.packages` would need the network at every start. The job only reads that folder; it
+never runs Maven itself. The same builder serves the job and the unit tests (without jars).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from etl.errors import PrerequisiteMissing
 from etl.settings import Settings
 
 #: Two cores: the machine is shared with Kafka, Connect and PostgreSQL. Three partitions per
@@ -21,10 +23,14 @@ DEFAULT_MASTER = "local[2]"
 
 
 def spark_jars(settings: Settings) -> list[Path]:
-    """The spark-sql-kafka jars and their dependencies, resolving them with Maven if missing."""
-    from infra.local.jars import resolve_jars
-
-    return sorted(resolve_jars(settings, "spark").glob("*.jar"))
+    """The spark-sql-kafka jars and their dependencies; a missing folder names the fix."""
+    folder = settings.jars_dir("spark")
+    jars = sorted(folder.glob("*.jar"))
+    if not jars:
+        raise PrerequisiteMissing(
+            f"spark-sql-kafka jars not found in {folder}: run `etl jars` (or set ETL_LIB_DIR)"
+        )
+    return jars
 
 
 def build_spark_session(

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from etl.settings import CAPTURED_TABLES, Settings
+from etl.settings import Settings
+from etl.tables import CAPTURED_TABLES
 from etl.topics import ensure_topics
 from tests.integration.test_transform_stream import TransformJob, transform_job
 from tests.unit.jobs.envelopes import envelope, row

@@ -21,12 +21,13 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from fastapi.testclient import TestClient
 
-from etl.dashboard import create_app
-from etl.seed import SeedPlan, run_seed
-from etl.settings import CAPTURED_TABLES, Settings
-from infra.catalog import PROGRESS_FILES
+from app.dashboard import create_app
+from app.seed import SeedPlan, run_seed
+from etl.progress import TransformProgress
+from etl.settings import Settings
+from etl.tables import CAPTURED_TABLES
+from etl.warehouse_db import DATA_TABLES, prepare_warehouse
 from infra.local.supervisor import Supervisor
-from loaders.schema import DATA_TABLES, prepare_warehouse
 from tests.fixtures.stack import etl_cli
 from tests.fixtures.warehouse import loader_in_transaction
 
@@ -58,7 +59,7 @@ def running(pipeline: Settings) -> Settings:
     for name in ("transform", "loader"):
         sup.stop(name)
     shutil.rmtree(pipeline.checkpoints_dir / "transform", ignore_errors=True)
-    (pipeline.run_dir / PROGRESS_FILES["transform"]).unlink(missing_ok=True)
+    TransformProgress.path(pipeline).unlink(missing_ok=True)
     prepare_warehouse(pipeline)
     RESET_OFFSETS[:] = curated_ends(pipeline)
     with psycopg.connect(pipeline.warehouse_dsn(), autocommit=True) as conn, conn.transaction():

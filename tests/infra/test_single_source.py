@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from etl.settings import CAPTURED_TABLES, Settings, connection_env
+from etl.settings import Settings, connection_env
+from etl.tables import CAPTURED_TABLES
 from infra import catalog
 from infra.local import services as local
 from infra.pulumi.stack_config import DEFAULT_PORT_BASE, settings_from

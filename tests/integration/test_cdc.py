@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from etl.connector import ConnectClient
-from etl.health import probe_service
+from etl.health import probe_connector
 from etl.settings import Settings
 from infra.catalog import debezium_connector_config
 from infra.local.supervisor import Supervisor
@@ -47,8 +47,8 @@ def for_order(order_id: int):
 
 def wait_connector_healthy(settings: Settings, timeout_s: float = 180) -> None:
     deadline = time.monotonic() + timeout_s
-    while not probe_service(settings, "connector").healthy:
-        assert time.monotonic() < deadline, probe_service(settings, "connector").detail
+    while not probe_connector(settings).healthy:
+        assert time.monotonic() < deadline, probe_connector(settings).detail
         time.sleep(0.5)
 
 

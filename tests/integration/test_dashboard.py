@@ -1,7 +1,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from etl.dashboard import create_app
+from app.dashboard import create_app
 
 pytestmark = pytest.mark.integration
 

@@ -23,9 +23,10 @@ import psycopg
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from etl.settings import CAPTURED_TABLES, Settings
+from etl.settings import Settings
+from etl.tables import CAPTURED_TABLES
+from etl.warehouse_db import prepare_warehouse
 from loaders.apply import sql_file
-from loaders.schema import prepare_warehouse
 from tests.fixtures.warehouse import loader_in_transaction
 from tests.unit.loaders.conftest import DATA_TABLES
 from tests.unit.loaders.records import WAREHOUSE_VERSIONS, change_history, expected_versions

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from app.seed import SeedPlan, run_seed
 from etl.migrations import SQL_ROOT, apply_migrations
-from etl.seed import SeedPlan, run_seed
 from etl.settings import Settings
 from etl.source_db import prepare_source
 from infra.local.runner import port_in_use

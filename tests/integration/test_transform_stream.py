@@ -26,8 +26,8 @@ import psycopg
 import pytest
 from confluent_kafka import Producer
 
+from etl.progress import TransformProgress
 from etl.settings import Settings
-from jobs.transform.job import progress_path
 from tests.fixtures.kafka import Record, collect
 from tests.unit.jobs.envelopes import envelope, row
 
@@ -68,7 +68,7 @@ class TransformJob:
 
     def wait_running(self, timeout_s: float = START_TIMEOUT_S) -> dict:
         """Until the job writes a progress record newer than its start; returns it."""
-        path = progress_path(self.settings)
+        path = TransformProgress.path(self.settings)
         deadline = time.monotonic() + timeout_s
         while True:
             self.assert_alive()
@@ -233,7 +233,7 @@ def test_source_changes_reach_curated_topics_with_their_lsn(job, source, stack):
     )
     assert product.value["data"]["name"] == "Ünïcode ✓"
 
-    progress = json.loads(progress_path(settings).read_text())
+    progress = json.loads(TransformProgress.path(settings).read_text())
     for name in (
         "timestamp",
         "batchId",

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.unit
 
 def run_etl(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "etl", *args],
+        [sys.executable, "-m", "app", *args],
         capture_output=True,
         text=True,
         env={**os.environ, "COLUMNS": "200", **env},

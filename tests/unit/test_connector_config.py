@@ -2,11 +2,11 @@ import pytest
 
 from etl.connector import normalized
 from etl.settings import Settings
+from etl.tables import publication_tables
 from infra.catalog import (
     connect_worker_properties,
     debezium_connector_config,
     kafka_broker_properties,
-    publication_tables,
 )
 
 pytestmark = pytest.mark.unit

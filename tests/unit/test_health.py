@@ -1,37 +1,31 @@
-import json
 import os
 import time
 
 import pytest
 
 from etl.health import probe_progress
+from etl.progress import LoaderLag, LoaderProgress, LoaderTotals, ProgressFile, TransformProgress
 from etl.settings import Settings
 
 pytestmark = pytest.mark.unit
 
 
-def write(settings: Settings, name: str, payload: dict, age_s: float = 0) -> None:
-    settings.run_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.run_dir / name
-    path.write_text(json.dumps(payload))
+def write(settings: Settings, progress: ProgressFile, age_s: float = 0) -> None:
+    path = progress.write(settings)
     stamp = time.time() - age_s
     os.utime(path, (stamp, stamp))
 
 
 def test_fresh_transform_progress_is_healthy_and_carries_offsets(tmp_path):
     s = Settings(home=tmp_path)
-    offsets = {"cdc.public.orders": {"0": 12, "1": 7}}
+    offsets = {"cdc.public.orders": {0: 12, 1: 7}}
     write(
         s,
-        "transform-progress.json",
-        {
-            "batchId": 4,
-            "durationMs": {"triggerExecution": 250},
-            "endOffsets": offsets,
-            "backlog": 0,
-        },
+        TransformProgress(
+            batch_id=4, duration_ms={"triggerExecution": 250}, end_offsets=offsets, backlog=0
+        ),
     )
-    probe = probe_progress(s, "transform")
+    probe = probe_progress(s, TransformProgress)
     assert probe.healthy
     assert probe.detail == "batchId=4, durationMs=250, backlog=0"
     assert probe.extra["progress"]["endOffsets"] == offsets
@@ -39,14 +33,40 @@ def test_fresh_transform_progress_is_healthy_and_carries_offsets(tmp_path):
 
 def test_loader_counters_are_flattened(tmp_path):
     s = Settings(home=tmp_path)
-    write(s, "loader-progress.json", {"totals": {"batches": 3, "applied": 10}, "lag": {"total": 2}})
-    probe = probe_progress(s, "loader")
-    assert probe.healthy and probe.extra["progress"] == {"batches": 3, "applied": 10, "lag": 2}
+    progress = LoaderProgress(
+        ts="2026-11-28T00:00:00.000+00:00",
+        loader_id="test-1",
+        pid=1,
+        totals=LoaderTotals(batches=3, applied=10),
+        lag=LoaderLag(total=2),
+    )
+    write(s, progress)
+    probe = probe_progress(s, LoaderProgress)
+    assert probe.healthy and probe.extra["progress"] == {
+        "batches": 3,
+        "rows_in": 0,
+        "applied": 10,
+        "stale": 0,
+        "rejected": 0,
+        "lag": 2,
+    }
 
 
-def test_stale_or_missing_progress_is_unhealthy(tmp_path):
+def test_stale_missing_or_foreign_progress_is_unhealthy(tmp_path):
     s = Settings(home=tmp_path)
-    assert not probe_progress(s, "transform").healthy
-    write(s, "transform-progress.json", {"batchId": 1}, age_s=300)
-    probe = probe_progress(s, "transform")
+    assert not probe_progress(s, TransformProgress).healthy
+    write(s, TransformProgress(batch_id=1), age_s=300)
+    probe = probe_progress(s, TransformProgress)
     assert not probe.healthy and "ago" in probe.detail
+    LoaderProgress.path(s).parent.mkdir(parents=True, exist_ok=True)
+    LoaderProgress.path(s).write_text('{"batchId": 1}')  # not the loader's shape
+    assert "unreadable" in probe_progress(s, LoaderProgress).detail
+
+
+def test_progress_files_round_trip_through_their_one_reader(tmp_path):
+    s = Settings(home=tmp_path)
+    written = TransformProgress(batch_id=7, end_offsets={"cdc.public.orders": {2: 40}})
+    written.write(s)
+    assert TransformProgress.read(s) == written
+    assert '"batchId": 7' in TransformProgress.path(s).read_text()  # Spark's own field names
+    assert [p.name for p in s.run_dir.iterdir()] == [TransformProgress.FILE_NAME]  # no temp files

@@ -93,10 +93,13 @@ def test_a_changed_config_file_changes_the_program_definition(tmp_path):
 
 
 def test_python_services_carry_the_stack_settings_and_transform_stops_alone(tmp_path):
-    from infra.local.services import python_program
-
     s = Settings(home=tmp_path, port_base=23000)
-    transform, loader = python_program(s, "transform"), python_program(s, "loader")
+    from infra.services import service
+
+    transform, loader = (
+        service(name).local.program(s, name, service(name).module)  # type: ignore[union-attr]
+        for name in ("transform", "loader")
+    )
     assert transform.command[-2:] == ["-m", "jobs.transform"]
     assert loader.environment["ETL_PORT_BASE"] == "23000"
     assert loader.environment["ETL_HOME"] == str(tmp_path)

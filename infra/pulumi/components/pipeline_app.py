@@ -2,9 +2,11 @@
 
 - `source-init`, `topics-init`: one-shot tasks (see `infra.pulumi.init_tasks` for why migrations
   run this way); `pulumi up` waits for them and fails if one fails;
-- `transform`: the Spark driver, `spark-submit` to the standalone master (client mode);
-- `loader-1..N`: warehouse loaders in one consumer group, so partitions spread across them;
-- `dashboard`: the only app port published, on the deployment's host address.
+- one container per project service of `infra.services` (transform, loader, dashboard), its
+  command derived from the service's entry point: a Spark job is `spark-submit`ted to the
+  standalone master (client mode, the driver in its container); a service that scales out runs
+  `loaders` times (`loader-1..N`, one consumer group); a service with a port publishes it on the
+  deployment's host address. Each container's health check is the service's own probe.
 
 Every container's `ETL_*` environment is `Settings` itself (`container_env.settings_env`), so
 topic names, group ids and batch sizes are the ones the local runner uses.
@@ -27,19 +29,15 @@ from infra.pulumi.containers import (
     service_container,
 )
 from infra.pulumi.entrypoints import (
-    DASHBOARD_COMMAND,
-    DEPENDENCIES_PROBE,
     IMAGE_STATE_DIR,
-    LOADER_COMMAND,
-    SPARK_DRIVER_UI_PORT,
-    http_probe,
+    module_command,
+    service_probe,
     source_init_command,
+    spark_submit_command,
     topics_init_command,
-    transform_job_command,
 )
 from infra.pulumi.stack_config import with_passwords
-
-TRANSFORM_HOST = "transform"
+from infra.services import Service, project_services
 
 
 @dataclass(frozen=True)
@@ -81,37 +79,42 @@ class PipelineApp(pulumi.ComponentResource):
             one_shot=True,
             depends_on=args.kafka,
         )
-        self.transform = self._container(
-            TRANSFORM_HOST,
-            transform_job_command(
-                args.spark_master_url, TRANSFORM_HOST, settings.spark_driver_memory
-            ),
-            hosts.kafka_brokers[0],
-            http_probe(f"http://127.0.0.1:{SPARK_DRIVER_UI_PORT}/"),
-            volumes=[(args.state_volume_name, IMAGE_STATE_DIR)],
-            depends_on=[self.topics_init, *args.spark],
-        )
-        self.loaders = [
-            self._container(
-                f"loader-{n}",
-                list(LOADER_COMMAND),
-                hosts.warehouse_db,
-                DEPENDENCIES_PROBE,
-                depends_on=[self.topics_init, *args.databases],
-            )
-            for n in range(1, args.loaders + 1)
-        ]
-        port = settings.port("dashboard")
-        self.dashboard = self._container(
-            "dashboard",
-            list(DASHBOARD_COMMAND),
-            "0.0.0.0",
-            http_probe(f"http://127.0.0.1:{port}/healthz"),
-            published_ports=[port],
-            depends_on=[self.source_init, self.topics_init],
-        )
-        self.dashboard_url = args.deployment.host_url(port)
+        #: service name -> its containers (N for a service that scales out)
+        self.services: dict[str, list[docker.Container]] = {
+            spec.name: self._service_containers(spec) for spec in project_services()
+        }
+        self.dashboard_url = args.deployment.host_url(settings.port("dashboard"))
         self.register_outputs({"dashboardUrl": self.dashboard_url})
+
+    def _service_containers(self, spec: Service) -> list[docker.Container]:
+        args = self._args
+        setup = [self.source_init, self.topics_init, *args.databases, *args.kafka]
+        replicas = args.loaders if spec.scales_out else 1
+        containers = []
+        for n in range(1, replicas + 1):
+            host = f"{spec.name}-{n}" if spec.scales_out else spec.name
+            command = (
+                spark_submit_command(
+                    spec, args.spark_master_url, host, args.settings.spark_driver_memory
+                )
+                if spec.spark_job
+                else module_command(spec)
+            )
+            port = spec.port(args.settings)
+            containers.append(
+                self._container(
+                    host,
+                    command,
+                    # a listener binds every interface of its container; others name themselves
+                    "0.0.0.0" if port else host,
+                    service_probe(spec),
+                    # a Spark job's checkpoints: one filesystem for the driver and the executors
+                    volumes=[(args.state_volume_name, IMAGE_STATE_DIR)] if spec.spark_job else [],
+                    published_ports=[port] if port else [],
+                    depends_on=[*setup, *args.spark] if spec.spark_job else setup,
+                )
+            )
+        return containers
 
     def _container(
         self,

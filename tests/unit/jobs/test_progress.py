@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from jobs.transform.progress import progress_summary, write_atomically
+from jobs.transform.progress import progress_summary
 
 pytestmark = pytest.mark.unit
 
@@ -42,7 +40,7 @@ EVENT = {
 
 
 def test_summary_fields():
-    summary = progress_summary(EVENT)
+    summary = progress_summary(EVENT).model_dump(mode="json", by_alias=True)
     assert summary["queryId"] == "643a3a0b" and summary["batchId"] == 4
     assert summary["batchDurationMs"] == 3834 and summary["numInputRows"] == 158
     assert summary["endOffsets"] == {
@@ -59,12 +57,4 @@ def test_summary_fields():
 
 def test_idle_trigger_has_no_written_counts():
     idle = {k: v for k, v in EVENT.items() if k != "observedMetrics"} | {"numInputRows": 0}
-    assert "written" not in progress_summary(idle)
-
-
-def test_write_atomically_replaces_and_leaves_no_temp_files(tmp_path):
-    target = tmp_path / "run" / "transform-progress.json"
-    write_atomically(target, {"batchId": 1})
-    write_atomically(target, {"batchId": 2})
-    assert json.loads(target.read_text()) == {"batchId": 2}
-    assert [p.name for p in target.parent.iterdir()] == [target.name]
+    assert progress_summary(idle).written is None

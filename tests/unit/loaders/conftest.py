@@ -24,12 +24,12 @@ import pytest
 
 from etl.health import probe_postgres
 from etl.settings import Settings, maintenance_dsn
+from etl.warehouse_db import DATA_TABLES, prepare_warehouse
 from infra.local import services
-from infra.local.runner import create_database
+from infra.local.bootstrap import create_database
 from loaders.apply import BatchResult, apply_batch
 from loaders.batch import ChangeBatch
 from loaders.offsets import stored_offsets
-from loaders.schema import DATA_TABLES, prepare_warehouse
 
 
 def _free_port() -> int:

@@ -10,11 +10,12 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
-from rich.table import Table
 
+from app.params import JsonOption, OrdersOption, SeedOption, WaitOption
 from etl.errors import ComponentFailed, EtlError
-from etl.settings import CAPTURED_TABLES, Settings, connection_env, load_settings
+from etl.settings import Settings, connection_env, load_settings
 
 app = typer.Typer(
     help="Real-time CDC ETL: PostgreSQL -> Debezium -> Kafka -> Spark -> warehouse.",
@@ -26,8 +27,6 @@ console = Console(stderr=True)
 out = Console()
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-JsonOption = typer.Option(False, "--json", help="Print one JSON object instead of text.")
 
 
 def handles_errors(func: F) -> F:
@@ -58,6 +57,12 @@ def _report(component: str, message: str) -> None:
     console.print(f"[cyan]{component:>13}[/cyan]  {message}", highlight=False)
 
 
+def print_json(value: BaseModel | dict[str, Any]) -> None:
+    """One JSON object on stdout: a typed result as its model dump, or a plain mapping."""
+    text = value.model_dump_json() if isinstance(value, BaseModel) else json.dumps(value)
+    out.print_json(text)
+
+
 @app.command()
 @handles_errors
 def up(
@@ -73,7 +78,7 @@ def up(
     with console.status("starting the local stack...", spinner="dots"):
         result = run_up(settings, _report, only=components)
     console.print(
-        f"[green]stack healthy[/green] in {result['seconds']:.1f} s; `etl env` prints "
+        f"[green]stack healthy[/green] in {result.seconds:.1f} s; `etl env` prints "
         "connection settings"
     )
 
@@ -93,25 +98,15 @@ def down(
 @handles_errors
 def status(as_json: bool = JsonOption) -> None:
     """Health of each component; exit code 0 only when all are healthy."""
-    from infra.local.runner import status as run_status
+    from app.render import print_status
+    from infra.local.status import status as run_status
 
     result = run_status(_settings())
     if as_json:
-        out.print_json(json.dumps(result))
+        print_json(result)
     else:
-        table = Table("component", "state", "pid", "port", "restarts", "detail")
-        for c in result["components"]:
-            colour = "green" if c["state"] == "healthy" else "red"
-            table.add_row(
-                c["name"],
-                f"[{colour}]{c['state']}[/{colour}]",
-                str(c.get("pid") or "-"),
-                str(c.get("port") or "-"),
-                str(c.get("restarts", "-")),
-                c["detail"],
-            )
-        out.print(table)
-    raise typer.Exit(0 if result["healthy"] else 1)
+        print_status(out, result)
+    raise typer.Exit(0 if result.healthy else 1)
 
 
 @app.command()
@@ -120,13 +115,13 @@ def restart(
     component: str = typer.Argument(..., help="A process of the stack, e.g. connect or loader."),
 ) -> None:
     """Restart one component (picks up new code), then wait until it is healthy again."""
-    from infra.catalog import SERVICES
     from infra.local.runner import wait_healthy
     from infra.local.supervisor import Supervisor
+    from infra.services import processes
 
-    names = [s.name for s in SERVICES if s.process]
-    if component not in names:
-        raise EtlError(f"unknown component {component!r}: one of {', '.join(names)}")
+    by_name = {s.name: s for s in processes()}
+    if component not in by_name:
+        raise EtlError(f"unknown component {component!r}: one of {', '.join(by_name)}")
     settings = _settings()
     sup = Supervisor(settings)
     if not sup.is_running():
@@ -134,7 +129,7 @@ def restart(
     sup.stop(component)
     sup.start(component)
     with console.status(f"waiting for {component}..."):
-        wait_healthy(settings, sup, component)
+        wait_healthy(settings, sup, by_name[component])
     _report(component, "[UP] restarted and healthy")
 
 
@@ -144,7 +139,7 @@ def env(as_json: bool = JsonOption) -> None:
     """Connection settings as KEY=VALUE lines: `set -a; eval "$(etl env)"; set +a` exports them."""
     values = connection_env(_settings())
     if as_json:
-        out.print_json(json.dumps(values))
+        print_json(values)
         return
     for key, value in values.items():
         sys.stdout.write(f"{key}={shlex.quote(value)}\n")
@@ -154,10 +149,10 @@ def env(as_json: bool = JsonOption) -> None:
 @handles_errors
 def jars() -> None:
     """Resolve the JVM jars with Maven into ETL_HOME/lib (reused while the POM is unchanged)."""
-    from infra.local.jars import COMPONENT_DIRS, resolve_jars
+    from infra.local.jars import COMPONENTS, resolve_jars
 
     settings = _settings()
-    for component in COMPONENT_DIRS:
+    for component in COMPONENTS:
         with console.status(f"resolving {component} jars with Maven..."):
             target = resolve_jars(settings, component)
         _report(component, f"{len(list(target.glob('*.jar')))} jars in {target}")
@@ -170,10 +165,9 @@ def topics(as_json: bool = JsonOption) -> None:
     from etl.topics import message_counts
 
     settings = _settings()
-    names = [settings.cdc_topic(t) for t in CAPTURED_TABLES]
-    counts = message_counts(settings, names)
+    counts = message_counts(settings, settings.cdc_topics())
     if as_json:
-        out.print_json(json.dumps(counts))
+        print_json(counts)
         return
     for topic, count in counts.items():
         out.print(f"{topic:<32} {'(missing)' if count is None else count:>10}")
@@ -182,19 +176,19 @@ def topics(as_json: bool = JsonOption) -> None:
 @app.command()
 @handles_errors
 def seed(
-    orders: int = typer.Option(1000, "--orders", min=1, help="Orders to create."),
-    seed_value: int = typer.Option(42, "--seed", help="Random seed: same seed, same data."),
+    orders: int = OrdersOption,
+    seed_value: int = SeedOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Write a realistic mix of shop changes into the source database."""
-    from etl.seed import SeedPlan, run_seed
+    from app.seed import SeedPlan, run_seed
 
     settings = _settings()
     plan = SeedPlan(orders=orders, seed=seed_value)
     with console.status(f"seeding {orders} orders..."):
         summary = run_seed(settings.source_dsn(), plan)
     if as_json:
-        out.print_json(json.dumps(summary))
+        print_json(summary)
     else:
         _report("seed", ", ".join(f"{k}={v}" for k, v in summary.items()))
 
@@ -203,10 +197,10 @@ def seed(
 @handles_errors
 def demo(
     orders: int = typer.Option(500, "--orders", min=1, help="Orders to seed."),
-    seed_value: int = typer.Option(42, "--seed", help="Random seed."),
+    seed_value: int = SeedOption,
 ) -> None:
     """`etl up`, `etl seed`, change events per CDC topic, the warehouse report, `etl reconcile`."""
-    from etl.demo import run_demo
+    from app.demo import run_demo
 
     matched = run_demo(_settings(), orders=orders, seed=seed_value, report=_report, out=out)
     raise typer.Exit(0 if matched else 1)
@@ -214,48 +208,25 @@ def demo(
 
 @app.command()
 @handles_errors
-def reconcile(
-    wait_s: float = typer.Option(
-        120.0, "--wait", min=0, help="Max seconds to wait for every hop to drain first."
-    ),
-    as_json: bool = JsonOption,
-) -> None:
+def reconcile(wait_s: float = WaitOption, as_json: bool = JsonOption) -> None:
     """Compare source and warehouse (counts, sums, per-key hashes); exit 0 only if they match."""
+    from app.render import print_reconcile
     from loaders.reconcile import reconcile as run_reconcile
 
     with console.status("waiting for the pipeline to drain, then comparing..."):
         result = run_reconcile(_settings(), wait_s)
     if as_json:
-        out.print_json(json.dumps(result, default=str))
+        print_json(result)
     else:
-        print_reconcile(result)
-    raise typer.Exit(0 if result["match"] else 1)
-
-
-def print_reconcile(result: dict[str, Any]) -> None:
-    table = Table("table", "source rows", "warehouse rows", "match", "first mismatching keys")
-    for name, t in result["tables"].items():
-        keys = ", ".join(f"{k['key']} ({k['problem']})" for k in t["mismatched_keys"][:5])
-        table.add_row(
-            name,
-            str(t["source"]["rows"]),
-            str(t["warehouse"]["rows"]),
-            "[green]yes[/green]" if t["match"] else "[red]NO[/red]",
-            keys or "-",
-        )
-    out.print(table)
-    words = {True: "drained", False: "BEHIND", None: "not reported"}
-    hops = ", ".join(f"{k} {words[v['drained']]}" for k, v in result["drain"]["hops"].items())
-    out.print(f"pipeline {hops}; daily summaries consistent: {result['summaries_consistent']}")
-    verdict = "[green]MATCH[/green]" if result["match"] else "[red]MISMATCH[/red]"
-    out.print(f"reconcile: {verdict} in {result['seconds']} s")
+        print_reconcile(out, result)
+    raise typer.Exit(0 if result.match else 1)
 
 
 @app.command()
 @handles_errors
 def dashboard() -> None:
     """Serve the health dashboard on ETL_BIND_HOST:ETL_DASHBOARD_PORT (foreground)."""
-    from etl.dashboard import serve
+    from app.dashboard import serve
 
     settings = _settings()
     console.print(f"dashboard on {settings.dashboard_url}")

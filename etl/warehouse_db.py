@@ -1,4 +1,8 @@
-"""The warehouse schema: versioned migrations under sql/warehouse/ (the shared runner)."""
+"""The warehouse database's schema: versioned migrations under sql/warehouse/ (the shared runner).
+
+Here, in the base layer, because both the loader (on start) and `etl up` (right after the
+warehouse server answers) apply it, and tests reset its data tables between runs.
+"""
 
 from __future__ import annotations
 

@@ -7,18 +7,21 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from etl.seed import SeedPlan, run_seed
-from etl.settings import CAPTURED_TABLES, Settings
+from app.render import print_reconcile, print_warehouse
+from app.seed import SeedPlan, run_seed
+from etl.settings import Settings
 from etl.source_db import current_wal_lsn, wait_for_slot
 from etl.topics import message_counts
 from infra.local.runner import Report, up
+from loaders.reconcile import reconcile
+from loaders.report import warehouse_report
 
 
 def run_demo(settings: Settings, *, orders: int, seed: int, report: Report, out: Console) -> bool:
     """Returns whether source and warehouse reconcile."""
     result = up(settings, report)
-    report("etl", f"stack healthy in {result['seconds']:.1f} s")
-    topics = [settings.cdc_topic(t) for t in CAPTURED_TABLES]
+    report("etl", f"stack healthy in {result.seconds:.1f} s")
+    topics = settings.cdc_topics()
     before = message_counts(settings, topics)
     summary = run_seed(settings.source_dsn(), SeedPlan(orders=orders, seed=seed))
     report(
@@ -40,40 +43,18 @@ def run_demo(settings: Settings, *, orders: int, seed: int, report: Report, out:
 
 def show_warehouse(settings: Settings, report: Report, out: Console) -> bool:
     """Wait for the warehouse to drain, print what it holds, then reconcile with the source."""
-    from etl.cli import print_reconcile
-    from loaders.reconcile import reconcile
-    from loaders.report import warehouse_report
-
     started = time.monotonic()
     result = reconcile(settings, wait_s=300)
-    if result["drained"]:
+    if result.drained:
         report(
             "pipeline",
             f"warehouse caught up {time.monotonic() - started:.1f} s after "
             "Debezium had every change",
         )
-    summary = warehouse_report(settings)
-    rows = Table("warehouse table", "rows", title="Warehouse (schema dw)")
-    for name, count in summary["rows"].items():
-        rows.add_row(name, str(count))
-    out.print(rows)
-    days = Table(
-        "day", "orders", "cancelled", "items", "revenue", "avg order value", title="Revenue by day"
-    )
-    for day in summary["revenue_by_day"]:
-        days.add_row(
-            str(day["day"]),
-            str(day["orders"]),
-            str(day["cancelled_orders"]),
-            str(day["items"]),
-            str(day["revenue"]),
-            str(day["avg_order_value"]),
-        )
-    out.print(days)
-    out.print(f"newest source commit in the warehouse: {summary['newest_source_commit_applied']}")
-    print_reconcile(result)
+    print_warehouse(out, warehouse_report(settings))
+    print_reconcile(out, result)
     out.print(
         f"Health: `etl status` or `etl dashboard` ({settings.dashboard_url}); "
         "`etl down` stops the stack."
     )
-    return bool(result["match"])
+    return result.match

@@ -8,21 +8,20 @@ load balancer or `curl -f` can use it directly.
 from __future__ import annotations
 
 import html
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from etl.settings import CAPTURED_TABLES, Settings, load_settings
+from etl.settings import Settings, load_settings
+from etl.topics import message_counts
+from infra.local.status import StackStatus, status
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     app = FastAPI(title="cdc-etl dashboard", version="0.1.0")
 
-    def current_status() -> dict[str, Any]:
-        from infra.local.runner import status
-
+    def current_status() -> StackStatus:
         return status(settings)
 
     @app.get("/healthz")
@@ -33,14 +32,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/api/status")
     def api_status() -> JSONResponse:
         result = current_status()
-        return JSONResponse(result, status_code=200 if result["healthy"] else 503)
+        return JSONResponse(
+            result.model_dump(mode="json"), status_code=200 if result.healthy else 503
+        )
 
     @app.get("/api/topics")
     def api_topics() -> dict[str, int | None]:
-        from etl.topics import message_counts
-
-        names = [settings.cdc_topic(t) for t in CAPTURED_TABLES] + settings.pipeline_topics()
-        return message_counts(settings, list(dict.fromkeys(names)))
+        return message_counts(settings, settings.pipeline_topics())
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:
@@ -49,26 +47,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def render_page(result: dict[str, Any]) -> str:
+def render_page(result: StackStatus) -> str:
     rows = "".join(
         "<tr><td>{name}</td><td class='{cls}'>{state}</td><td>{pid}</td><td>{port}</td>"
         "<td>{restarts}</td><td>{detail}</td></tr>".format(
-            name=html.escape(c["name"]),
-            cls="ok" if c["state"] == "healthy" else "bad",
-            state=html.escape(str(c["state"])),
-            pid=c.get("pid") or "-",
-            port=c.get("port") or "-",
-            restarts=c.get("restarts", "-"),
-            detail=html.escape(str(c.get("detail", ""))),
+            name=html.escape(c.name),
+            cls="ok" if c.state == "healthy" else "bad",
+            state=html.escape(c.state),
+            pid=c.pid or "-",
+            port=c.port or "-",
+            restarts="-" if c.restarts is None else c.restarts,
+            detail=html.escape(c.detail),
         )
-        for c in result["components"]
+        for c in result.components
     )
-    overall = "healthy" if result["healthy"] else "unhealthy"
+    overall = "healthy" if result.healthy else "unhealthy"
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <meta http-equiv="refresh" content="5"><title>cdc-etl: {overall}</title>
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:4px 12px;text-align:left}}
 .ok{{color:#080}}.bad{{color:#b00;font-weight:bold}}</style></head><body>
-<h1>cdc-etl pipeline: <span class="{"ok" if result["healthy"] else "bad"}">{overall}</span></h1>
+<h1>cdc-etl pipeline: <span class="{"ok" if result.healthy else "bad"}">{overall}</span></h1>
 <table><tr><th>component</th><th>state</th><th>pid</th><th>port</th><th>restarts</th>
 <th>detail</th></tr>{rows}</table>
 <p><a href="/api/status">/api/status</a> · <a href="/api/topics">/api/topics</a></p>

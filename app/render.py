@@ -1,0 +1,67 @@
+"""Human-readable output of the typed results (status, reconcile, warehouse report) with rich.
+
+`--json` prints the models themselves; these functions are the text view of the same objects.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from infra.local.status import StackStatus
+from loaders.results import ReconcileResult, WarehouseReport
+
+
+def print_status(out: Console, result: StackStatus) -> None:
+    table = Table("component", "state", "pid", "port", "restarts", "detail")
+    for c in result.components:
+        colour = "green" if c.state == "healthy" else "red"
+        table.add_row(
+            c.name,
+            f"[{colour}]{c.state}[/{colour}]",
+            str(c.pid or "-"),
+            str(c.port or "-"),
+            "-" if c.restarts is None else str(c.restarts),
+            c.detail,
+        )
+    out.print(table)
+
+
+def print_reconcile(out: Console, result: ReconcileResult) -> None:
+    table = Table("table", "source rows", "warehouse rows", "match", "first mismatching keys")
+    for name, t in result.tables.items():
+        keys = ", ".join(f"{k.key} ({k.problem})" for k in t.mismatched_keys[:5])
+        table.add_row(
+            name,
+            str(t.source.rows),
+            str(t.warehouse.rows),
+            "[green]yes[/green]" if t.match else "[red]NO[/red]",
+            keys or "-",
+        )
+    out.print(table)
+    words = {True: "drained", False: "BEHIND", None: "not reported"}
+    hops = ", ".join(f"{k} {words[v.drained]}" for k, v in result.drain.hops.items())
+    out.print(f"pipeline {hops}; daily summaries consistent: {result.summaries_consistent}")
+    verdict = "[green]MATCH[/green]" if result.match else "[red]MISMATCH[/red]"
+    out.print(f"reconcile: {verdict} in {result.seconds} s")
+
+
+def print_warehouse(out: Console, report: WarehouseReport) -> None:
+    rows = Table("warehouse table", "rows", title="Warehouse (schema dw)")
+    for name, count in report.rows.items():
+        rows.add_row(name, str(count))
+    out.print(rows)
+    days = Table(
+        "day", "orders", "cancelled", "items", "revenue", "avg order value", title="Revenue by day"
+    )
+    for day in report.revenue_by_day:
+        days.add_row(
+            day.day,
+            str(day.orders),
+            str(day.cancelled_orders),
+            str(day.items),
+            day.revenue,
+            str(day.avg_order_value),
+        )
+    out.print(days)
+    out.print(f"newest source commit in the warehouse: {report.newest_source_commit_applied}")

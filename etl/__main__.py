@@ -1,3 +1,0 @@
-from etl.cli import app
-
-app(prog_name="etl")

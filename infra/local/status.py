@@ -1,0 +1,82 @@
+"""`etl status`: one typed entry per service, from supervisord's view and the service's probe.
+
+Probes run even without our supervisord, so the same status describes services running
+elsewhere (the Docker deployment). A process our supervisord says is not running is reported
+as such even when a probe passes: something else answers on its port, or a stale progress file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from etl.settings import Settings
+from infra.local.supervisor import Supervisor, program_log_path
+from infra.services import SERVICES, Service
+
+
+class ComponentStatus(BaseModel):
+    """One service. `extra="allow"`: the probe's own details (connector tasks and their
+    traces, streaming progress) are passed through under the probe's names."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    port: int | None
+    state: str  # healthy, unhealthy, stopped, or supervisord's state (starting, backoff, ...)
+    detail: str
+    pid: int | None = None
+    process_state: str | None = None  # None: not a process of its own (the connector)
+    restarts: int | None = None
+    uptime_s: int | None = None
+    log: str | None = None
+
+
+class StackStatus(BaseModel):
+    healthy: bool
+    components: list[ComponentStatus]
+
+
+def component_status(
+    settings: Settings, sup: Supervisor, running: bool, spec: Service
+) -> ComponentStatus:
+    probe = spec.probe(settings)
+    fields: dict[str, Any] = {}
+    if spec.process:
+        info = sup.info(spec.name) if running else None
+        process_state = info["statename"].lower() if info else "stopped"
+        fields = {
+            "pid": (info["pid"] or None) if info else None,
+            "process_state": process_state,
+            "restarts": sup.restarts(spec.name) if running else 0,
+            "uptime_s": (info["now"] - info["start"]) if info and info["pid"] else None,
+            "log": str(program_log_path(settings, spec.name)),
+        }
+    else:
+        host = sup.info(spec.log_name) if running else None
+        fields = {"pid": (host["pid"] or None) if host else None}
+        process_state = "running" if host and host["pid"] else "stopped"
+    alive = process_state in ("running", "starting")
+    if running and not alive:
+        state = process_state
+    elif probe.healthy:
+        state = "healthy"
+    else:
+        state = "unhealthy" if alive else process_state
+    return ComponentStatus(
+        name=spec.name,
+        port=spec.port(settings),
+        state=state,
+        detail=probe.detail,
+        **fields,
+        **probe.extra,
+    )
+
+
+def status(settings: Settings) -> StackStatus:
+    """Every service's status, in start order; healthy only when every one is."""
+    sup = Supervisor(settings)
+    running = sup.is_running()
+    components = [component_status(settings, sup, running, spec) for spec in SERVICES]
+    return StackStatus(healthy=all(c.state == "healthy" for c in components), components=components)
