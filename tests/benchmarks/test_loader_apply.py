@@ -18,10 +18,10 @@ import psycopg
 import pytest
 
 from etl.settings import Settings
+from etl.warehouse_db import DATA_TABLES
 from loaders.apply import apply_batch, copy_into_staging
 from loaders.batch import ChangeBatch
 from loaders.entities import ENTITIES, META_COLUMNS
-from tests.unit.loaders.conftest import DATA_TABLES, warehouse_settings  # noqa: F401 (fixture)
 from tests.unit.loaders.records import change_history
 
 RECORDS = 100_000
@@ -56,7 +56,7 @@ def report(name: str, rows: int, seconds: float) -> None:
 @pytest.mark.benchmark(group="loader")
 def test_apply_100k_change_records(
     benchmark,
-    warehouse_settings: Settings,  # noqa: F811
+    warehouse_settings: Settings,
     messages: list[tuple[str, bytes]],
 ) -> None:
     size = Settings().loader_batch_size
@@ -89,7 +89,7 @@ def test_apply_100k_change_records(
 @pytest.mark.benchmark(group="loader")
 def test_raw_copy_ceiling(
     benchmark,
-    warehouse_settings: Settings,  # noqa: F811
+    warehouse_settings: Settings,
     messages: list[tuple[str, bytes]],
 ) -> None:
     (batch,) = batches_of(messages, len(messages))

@@ -13,6 +13,7 @@ from tests.infra.pulumi_harness import (
     IMAGE,
     NETWORK,
     REMOTE_IMAGE,
+    REPO,
     VOLUME,
     ProgramRun,
     run_program,
@@ -164,3 +165,26 @@ def test_a_wider_bind_happens_only_when_configured() -> None:
     ips = {p["ip"] for ports in published(run).values() for p in ports}
     assert ips == {"0.0.0.0"}
     assert run.outputs["connectUrl"].startswith("http://127.0.0.1:")
+
+
+def test_app_containers_run_the_services_entry_points(dev_run: ProgramRun) -> None:
+    """Commands come from `infra.services`: the file spark-submit runs exists in the repository
+    (the image's /app), the others are `python -m <module>`, health checks are the services'
+    own probes."""
+    from infra.pulumi.entrypoints import APP_DIR
+    from infra.services import service
+
+    containers = dev_run.containers()
+    submit = containers["transform"]["command"][-1]
+    script = submit.split()[-1]
+    assert submit.startswith("exec spark-submit --master spark://spark-master:")
+    assert script.startswith(APP_DIR + "/")
+    assert (REPO / script.removeprefix(APP_DIR + "/")).is_file(), script
+    assert containers["loader-1"]["command"] == ["python", "-m", *service("loader").module]
+    assert containers["dashboard"]["command"] == ["python", "-m", *service("dashboard").module]
+    for name, spec in (
+        ("transform", "transform"),
+        ("loader-1", "loader"),
+        ("dashboard", "dashboard"),
+    ):
+        assert containers[name]["healthcheck"]["tests"][-2:] == ["service", spec]

@@ -25,10 +25,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from etl.settings import Settings
 from etl.tables import CAPTURED_TABLES
-from etl.warehouse_db import prepare_warehouse
+from etl.warehouse_db import DATA_TABLES, prepare_warehouse
 from loaders.apply import sql_file
 from tests.fixtures.warehouse import loader_in_transaction
-from tests.unit.loaders.conftest import DATA_TABLES
 from tests.unit.loaders.records import WAREHOUSE_VERSIONS, change_history, expected_versions
 
 pytestmark = pytest.mark.integration

@@ -13,9 +13,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from etl.migrations import SQL_ROOT, apply_migrations
-from etl.settings import Settings, maintenance_dsn
-from infra.local.bootstrap import create_database
+from etl.settings import Settings
 from loaders.entities import ENTITIES
 from loaders.reconcile import compare_entity
 from loaders.report import warehouse_report
@@ -41,14 +39,6 @@ UPDATE orders o SET total_amount = s.total
 FROM (SELECT order_id, sum(quantity * unit_price) total FROM order_items GROUP BY 1) s
 WHERE s.order_id = o.order_id;
 """
-
-
-@pytest.fixture(scope="session")
-def source_dsn(warehouse_settings: Settings) -> str:
-    dsn = maintenance_dsn(warehouse_settings.warehouse_dsn()).rsplit("/", 1)[0] + "/shop_unit"
-    create_database(maintenance_dsn(dsn), "shop_unit")
-    apply_migrations(dsn, SQL_ROOT / "source")
-    return dsn
 
 
 @pytest.fixture
