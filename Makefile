@@ -6,16 +6,20 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test setup prereqs venv jars lint typecheck down clean help
+.PHONY: demo test unit setup prereqs venv jars lint typecheck down clean help
 
 help:
-	@echo "make demo | make test | make lint | make down | make clean"
+	@echo "make demo | make test | make unit (fast lane) | make lint | make down | make clean"
 
 demo: setup
 	$(BIN)/etl demo
 
 test: setup
 	$(BIN)/pytest
+
+# The fast lane: no stack (a throwaway PostgreSQL for the SQL tests), a few minutes.
+unit: venv
+	$(BIN)/pytest -m "unit or infra"
 
 setup: prereqs venv jars
 

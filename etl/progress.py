@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 from etl.settings import Settings
@@ -93,6 +93,12 @@ class TransformProgress(ProgressFile):
     backlog: int = 0
     sources: list[dict[str, Any]] = Field(default_factory=list)
     written: dict[str, int] | None = None
+
+    @field_validator("run_id", "query_id", "timestamp", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        """pyspark hands ids over as `uuid.UUID`; the file holds their text."""
+        return None if value is None else str(value)
 
     def summary(self) -> dict[str, Any]:
         values = {

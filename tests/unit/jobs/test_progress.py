@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from jobs.transform.progress import progress_summary
@@ -10,8 +12,8 @@ pytestmark = pytest.mark.unit
 
 #: A Kafka-source progress event as `StreamingQuery.recentProgress` returns it (trimmed).
 EVENT = {
-    "id": "643a3a0b",
-    "runId": "d9c94c24",
+    "id": uuid.UUID("643a3a0b-0000-4000-8000-000000000001"),  # pyspark gives ids as UUIDs
+    "runId": uuid.UUID("d9c94c24-0000-4000-8000-000000000002"),
     "name": "transform",
     "timestamp": "2026-11-27T08:17:50.001Z",
     "batchId": 4,
@@ -41,7 +43,8 @@ EVENT = {
 
 def test_summary_fields():
     summary = progress_summary(EVENT).model_dump(mode="json", by_alias=True)
-    assert summary["queryId"] == "643a3a0b" and summary["batchId"] == 4
+    assert summary["queryId"] == "643a3a0b-0000-4000-8000-000000000001"
+    assert summary["runId"] == "d9c94c24-0000-4000-8000-000000000002" and summary["batchId"] == 4
     assert summary["batchDurationMs"] == 3834 and summary["numInputRows"] == 158
     assert summary["endOffsets"] == {
         "cdc.public.orders": {"0": 10, "1": 3},
