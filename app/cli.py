@@ -222,6 +222,71 @@ def reconcile(wait_s: float = WaitOption, as_json: bool = JsonOption) -> None:
     raise typer.Exit(0 if result.match else 1)
 
 
+bench_app = typer.Typer(
+    help="Measure a running stack (local or Docker): commit-to-warehouse latency, burst drain.",
+    no_args_is_help=True,
+)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("latency")
+@handles_errors
+def bench_latency(
+    orders: int = typer.Option(20, "--orders", min=1, help="Single orders to time."),
+    idle_s: float = typer.Option(
+        1.0, "--idle", min=0, help="Seconds the pipeline idles before each order."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Single orders with the pipeline idle: source COMMIT to warehouse row, p50/p95/max."""
+    from rich.progress import Progress
+
+    from app.bench import bench_latency as run_bench
+
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("timing orders", total=orders)
+        result = run_bench(
+            _settings(),
+            orders,
+            idle_s=idle_s,
+            progress=lambda done, _total: bar.update(task, completed=done),
+        )
+    if as_json:
+        print_json(result)
+        return
+    out.print(
+        f"commit -> warehouse over {result.orders} orders: p50 {result.p50_s:.3f} s, "
+        f"p95 {result.p95_s:.3f} s, max {result.max_s:.3f} s (mean {result.mean_s:.3f} s)"
+    )
+
+
+@bench_app.command("burst")
+@handles_errors
+def bench_burst(
+    orders: int = typer.Option(5000, "--orders", min=1, help="Orders in the burst."),
+    seed_value: int = typer.Option(7, "--seed", help="Random seed of the burst."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Seed a burst, then time until the warehouse's current state equals the source's."""
+    from app.bench import bench_burst as run_bench
+
+    with console.status(f"seeding {orders} orders and following them to the warehouse..."):
+        result = run_bench(_settings(), orders, seed=seed_value)
+    if as_json:
+        print_json(result)
+        return
+    hops = result.hops
+    transform = "-" if hops.transform_s is None else f"{hops.transform_s:.2f} s"
+    out.print(
+        f"seeded {result.orders} orders ({result.change_events} change events) in "
+        f"{result.seed_s:.2f} s ({result.seed_orders_per_s} orders/s)\n"
+        f"warehouse equal to the source {result.drain_after_seed_s:.2f} s after the seed ended\n"
+        f"end to end: {result.orders_per_s} orders/s, {result.events_per_s} change events/s\n"
+        f"caught up after the seed: slot {hops.source_slot_s:.2f} s, transform {transform}, "
+        f"loader {hops.loader_s:.2f} s, warehouse equal {hops.warehouse_equal_s:.2f} s"
+    )
+
+
 @app.command()
 @handles_errors
 def dashboard() -> None:

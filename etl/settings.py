@@ -82,12 +82,27 @@ class Settings(BaseSettings):
     slot_name: str = Field(default="etl_slot", pattern=r"^[a-z0-9_]+$")
     publication_name: str = Field(default="etl_publication", pattern=r"^[a-z0-9_]+$")
     heartbeat_interval_ms: int = Field(default=2_000, ge=0)
+    debezium_poll_interval_ms: int = Field(default=50, ge=1)
     snapshot_mode: Literal["initial", "no_data", "always", "when_needed"] = "initial"
 
-    transform_trigger: str = Field(
-        default="500 milliseconds", description="Spark micro-batch trigger interval."
+    transform_mode: Literal["realtime", "microbatch"] = Field(
+        default="realtime",
+        description="Spark real-time mode (records processed as they arrive) or micro-batches.",
     )
-    transform_max_offsets_per_trigger: int | None = Field(default=None, ge=1)
+    transform_checkpoint_interval: str = Field(
+        default="30 seconds",
+        description=(
+            "Real-time mode: how often offsets are checkpointed and progress reported (Spark's"
+            " minimum: 5 s). Records wait during the ~1 s between two intervals, so a short one"
+            " costs tail latency."
+        ),
+    )
+    transform_trigger: str = Field(
+        default="500 milliseconds", description="Micro-batch mode: the trigger interval."
+    )
+    transform_max_offsets_per_trigger: int | None = Field(
+        default=None, ge=1, description="Micro-batch mode only (real-time mode refuses it)."
+    )
     spark_driver_memory: str = "1g"
     loader_batch_size: int = Field(default=5000, ge=1)
     loader_max_wait_ms: int = Field(default=500, ge=1)
@@ -119,6 +134,11 @@ class Settings(BaseSettings):
         if len(set(endpoints)) != len(endpoints):
             ports = [port for _, port in endpoints]
             raise ValueError(f"ETL_*_PORT values on one host must differ, got {ports}")
+        if self.transform_mode == "realtime" and self.transform_max_offsets_per_trigger:
+            raise ValueError(
+                "ETL_TRANSFORM_MAX_OFFSETS_PER_TRIGGER works in micro-batch mode only: "
+                "set ETL_TRANSFORM_MODE=microbatch or unset it"
+            )
         if self.min_insync_replicas > self.replication_factor:
             raise ValueError("ETL_MIN_INSYNC_REPLICAS must not exceed ETL_REPLICATION_FACTOR")
         return self

@@ -154,6 +154,9 @@ def debezium_connector_config(
         "time.precision.mode": "adaptive_time_microseconds",
         "tombstones.on.delete": "true",
         "heartbeat.interval.ms": str(settings.heartbeat_interval_ms),
+        # How long the task waits for new changes between polls (Debezium's default: 500 ms,
+        # half a second of latency for a lone change).
+        "poll.interval.ms": str(settings.debezium_poll_interval_ms),
         "heartbeat.action.query": (
             f"INSERT INTO {SOURCE_SCHEMA}.{HEARTBEAT_TABLE} (id, beat_at) VALUES (1, now()) "
             "ON CONFLICT (id) DO UPDATE SET beat_at = EXCLUDED.beat_at"

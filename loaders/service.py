@@ -50,6 +50,8 @@ from loaders.offsets import Fenced, stored_offsets
 
 log = logging.getLogger("loaders")
 IDLE_PROGRESS_S = 5.0
+#: While collecting a batch: how long to wait for more records before applying what is held.
+GATHER_S = 0.02
 
 
 def consumer_config(settings: Settings, client_id: str) -> dict[str, Any]:
@@ -148,7 +150,13 @@ class LoaderService:
             log.info("loader stopped", extra=self.totals.model_dump())
 
     def collect(self) -> ChangeBatch:
-        """Consume up to loader_batch_size records or for loader_max_wait_ms, whichever first."""
+        """Consume until loader_batch_size records are held, the records stop coming, or
+        loader_max_wait_ms passed, whichever first.
+
+        Small batches when changes trickle in (a lone change is applied as soon as it
+        arrives, not after the max wait), large ones under load (records keep coming
+        within GATHER_S of each other until the batch is full).
+        """
         size = self.settings.loader_batch_size
         deadline = time.monotonic() + self.settings.loader_max_wait_ms / 1000
         while not self.stopping:
@@ -156,7 +164,15 @@ class LoaderService:
             remaining = deadline - time.monotonic()
             if held >= size or remaining <= 0:
                 break
-            for msg in self.consumer.consume(num_messages=size - held, timeout=remaining):
+            if held == 0:  # wake on the first record
+                messages = self.consumer.consume(num_messages=1, timeout=remaining)
+            else:
+                messages = self.consumer.consume(
+                    num_messages=size - held, timeout=min(remaining, GATHER_S)
+                )
+                if not messages:
+                    break  # nothing more right now: apply what is held
+            for msg in messages:
                 self.hold(msg)
         batch = ChangeBatch()
         for tp, messages in self.pending.items():

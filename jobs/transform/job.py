@@ -90,19 +90,45 @@ def start_transform(
     ensure_topics(settings, topics.output_topics())
     frames = {table: read_cdc_topic(spark, settings, topics, table) for table in topics.curated}
     routed = count_outputs(route_tables(frames, topics))
-    return (
+    writer = (
         routed.select("topic", "key", "value")
         .writeStream.queryName(QUERY_NAME)
         .format("kafka")
         .options(**settings.spark_kafka_options())
         .option("checkpointLocation", str(checkpoint_dir(settings)))
-        .trigger(processingTime=settings.transform_trigger)
-        .start()
     )
+    if settings.transform_mode == "realtime":
+        # long-running tasks, one per source partition, emit each record as it arrives; the
+        # interval is how often offsets are checkpointed (a "batch" in progress reports)
+        writer = writer.outputMode("update").trigger(  # type: ignore[call-overload]
+            realTime=settings.transform_checkpoint_interval
+        )
+    else:
+        writer = writer.trigger(processingTime=settings.transform_trigger)
+    return writer.start()
 
 
-def stop_gracefully(query: StreamingQuery, grace_s: float = STOP_GRACE_S) -> None:
-    """Let a running micro-batch finish (so it is committed, not replayed), then stop."""
+def task_slots(settings: Settings, topics: TopicMap) -> int:
+    """Cores the local master needs: real-time mode runs one long-lived task per source
+    partition at once (too few slots starve some partitions silently, Spark 4.2 does not
+    check); micro-batches share two."""
+    if settings.transform_mode != "realtime":
+        return 2
+    return len(topics.curated) * settings.topic_partitions
+
+
+def stop_gracefully(
+    query: StreamingQuery, *, realtime: bool = False, grace_s: float = STOP_GRACE_S
+) -> None:
+    """Let a running micro-batch finish (so it is committed, not replayed), then stop.
+
+    A real-time batch runs for the whole checkpoint interval; waiting would only delay the
+    stop: what it wrote since its last checkpoint is re-read and re-sent on restart, and the
+    loader ignores versions it already has.
+    """
+    if realtime:
+        query.stop()
+        return
     deadline = time.monotonic() + grace_s
     while query.isActive and query.status.get("isTriggerActive") and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -119,16 +145,22 @@ def run(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    spark = build_spark_session(settings, jars=spark_jars(settings))
+    topics = TopicMap.from_settings(settings)
+    spark = build_spark_session(
+        settings, jars=spark_jars(settings), master=f"local[{task_slots(settings, topics)}]"
+    )
     try:
-        query = start_transform(spark, settings)
+        query = start_transform(spark, settings, topics)
         reporter = ProgressReporter(settings)
         log.info(
             "transform started",
             extra={
                 "queryId": str(query.id),
                 "checkpoint": str(checkpoint_dir(settings)),
-                "trigger": settings.transform_trigger,
+                "mode": settings.transform_mode,
+                "trigger": settings.transform_trigger
+                if settings.transform_mode == "microbatch"
+                else settings.transform_checkpoint_interval,
             },
         )
         while not stop.is_set() and query.isActive:
@@ -145,7 +177,7 @@ def run(settings: Settings) -> int:
                     "loader applies only newer versions)"
                 )
             return 1
-        stop_gracefully(query)
+        stop_gracefully(query, realtime=settings.transform_mode == "realtime")
         reporter.poll(query)
         log.info("transform stopped")
         return 0

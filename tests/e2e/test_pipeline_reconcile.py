@@ -144,3 +144,36 @@ def test_loader_killed_mid_batch_still_reconciles_without_double_application(run
             assert nxt_from == prev_to, f"{tp}: batches overlap or leave a gap: {spans}"
     consumed = sum(end[tp] - start[tp] for tp in end)
     assert sum(rows for rows, _ in audit) == consumed, "each message in exactly one batch"
+
+
+def test_bench_latency_times_orders_that_really_arrived(running):
+    """The harness works: every timed order is in the warehouse, figures are positive."""
+    result = json.loads(
+        etl_cli("bench", "latency", "--orders", "3", "--idle", "0.5", "--json").stdout
+    )
+    assert result["orders"] == 3 and len(result["samples_s"]) == 3
+    assert 0 < result["p50_s"] <= result["p95_s"] <= result["max_s"]
+    with (
+        psycopg.connect(running.source_dsn()) as src,
+        psycopg.connect(running.warehouse_dsn()) as wh,
+    ):
+        (customer,) = src.execute(
+            "SELECT customer_id FROM customers WHERE email = 'bench@example.org'"
+        ).fetchone()
+        timed = [
+            r[0]
+            for r in src.execute("SELECT order_id FROM orders WHERE customer_id = %s", (customer,))
+        ]
+        landed = wh.execute(
+            "SELECT count(*) FROM dw.fact_orders WHERE order_id = ANY(%s)", (timed,)
+        ).fetchone()[0]
+    assert len(timed) >= 3 and landed == len(timed)
+
+
+def test_bench_burst_ends_with_the_warehouse_equal_to_the_source(running):
+    result = json.loads(etl_cli("bench", "burst", "--orders", "200", "--json", timeout=900).stdout)
+    assert result["orders"] == 200 and result["change_events"] > 200
+    assert result["drain_after_seed_s"] >= result["hops"]["loader_s"] >= 0
+    assert result["orders_per_s"] > 0 and result["events_per_s"] > 0
+    code, reconciled = reconcile_json()
+    assert reconciled["match"] is True and code == 0, describe(reconciled)

@@ -1,0 +1,253 @@
+"""`etl bench latency` and `etl bench burst`: how fast changes get through a running stack.
+
+Both talk to the stack only through its settings (source and warehouse DSNs, Kafka), so they work
+against the local stack and the Docker one alike. Wall-clock times are read on this machine,
+which writes the source and reads the warehouse itself: no clock of another host is involved.
+
+- latency: single orders, one at a time, with the pipeline idle in between; for each, the time
+  from the source COMMIT returning to its row being visible in `dw.fact_orders` (the warehouse is
+  polled every POLL_S, so figures are exact to that).
+- burst: `etl seed` of N orders as fast as the source takes them, then the time until every hop
+  has drained and the warehouse's current state equals the source's (counts and row-hash sums
+  per table, reconcile's tiers 1-2). Reported: seed time, drain time after the seed ended, end to
+  end orders/s and change events/s, and when each hop caught up.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import psycopg
+from pydantic import BaseModel
+
+from app.seed import SeedPlan, run_seed
+from etl.errors import EtlError
+from etl.settings import Settings
+from etl.source_db import current_wal_lsn, wait_for_slot
+from etl.topics import message_counts
+from loaders.entities import ENTITIES
+from loaders.lag import curated_lag, transform_lag
+from loaders.reconcile import Side
+
+POLL_S = 0.005
+Progress = Callable[[int, int], None]  # (done, total)
+
+#: One customer and one product the latency orders use, created once (no change if present).
+_BENCH_CUSTOMER = (
+    "INSERT INTO customers (email, full_name, country) VALUES ('bench@example.org',"
+    " 'Latency Bench', 'DE') ON CONFLICT (email) DO NOTHING",
+    "SELECT customer_id FROM customers WHERE email = 'bench@example.org'",
+)
+_BENCH_PRODUCT = (
+    "INSERT INTO products (sku, name, category, unit_price) VALUES ('BENCH-1', 'Bench item',"
+    " 'books', 10.00) ON CONFLICT (sku) DO NOTHING",
+    "SELECT product_id FROM products WHERE sku = 'BENCH-1'",
+)
+
+
+def _ensure_row(conn: psycopg.Connection, statements: tuple[str, str]) -> int:
+    insert, select = statements
+    conn.execute(insert)
+    row = conn.execute(select).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _noop(done: int, total: int) -> None:
+    pass
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (no interpolation): a value that was really measured."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * fraction // 1))
+    return ordered[int(rank) - 1]
+
+
+# --------------------------------------------------------------------------- latency
+
+
+class LatencyResult(BaseModel):
+    orders: int
+    p50_s: float
+    p95_s: float
+    max_s: float
+    mean_s: float
+    idle_between_s: float
+    samples_s: list[float]
+
+
+def _await_order(
+    wh: psycopg.Connection, order_id: int, committed: float, timeout_s: float
+) -> float:
+    deadline = committed + timeout_s
+    while True:
+        if wh.execute("SELECT 1 FROM dw.fact_orders WHERE order_id = %s", (order_id,)).fetchone():
+            return time.perf_counter() - committed
+        if time.perf_counter() > deadline:
+            raise EtlError(
+                f"order {order_id} did not reach the warehouse within {timeout_s:.0f} s: "
+                "`etl status` shows which component is behind"
+            )
+        time.sleep(POLL_S)
+
+
+def bench_latency(
+    settings: Settings,
+    orders: int,
+    *,
+    idle_s: float = 1.0,
+    timeout_s: float = 60.0,
+    progress: Progress = _noop,
+) -> LatencyResult:
+    """Commit single orders (one line each) and time each until its warehouse row exists."""
+    samples: list[float] = []
+    with (
+        psycopg.connect(settings.source_dsn(), autocommit=True) as src,
+        psycopg.connect(settings.warehouse_dsn(), autocommit=True) as wh,
+    ):
+        customer = _ensure_row(src, _BENCH_CUSTOMER)
+        product = _ensure_row(src, _BENCH_PRODUCT)
+        _await_product(wh, product, timeout_s)
+        for n in range(orders):
+            time.sleep(idle_s)  # let every hop go idle: the latency of a lone change
+            with src.transaction():
+                order_id = src.execute(
+                    "INSERT INTO orders (customer_id, total_amount) VALUES (%s, 10.00)"
+                    " RETURNING order_id",
+                    (customer,),
+                ).fetchone()[0]  # type: ignore[index]
+                src.execute(
+                    "INSERT INTO order_items (order_id, product_id, quantity, unit_price)"
+                    " VALUES (%s, %s, 1, 10.00)",
+                    (order_id, product),
+                )
+            committed = time.perf_counter()
+            samples.append(_await_order(wh, order_id, committed, timeout_s))
+            progress(n + 1, orders)
+    return LatencyResult(
+        orders=orders,
+        p50_s=round(percentile(samples, 0.50), 3),
+        p95_s=round(percentile(samples, 0.95), 3),
+        max_s=round(max(samples), 3),
+        mean_s=round(statistics.fmean(samples), 3),
+        idle_between_s=idle_s,
+        samples_s=[round(s, 3) for s in samples],
+    )
+
+
+def _await_product(wh: psycopg.Connection, product_id: int, timeout_s: float) -> None:
+    """The bench product must be in the warehouse first, or the first order waits for it."""
+    deadline = time.monotonic() + timeout_s
+    query = "SELECT 1 FROM dw.dim_product WHERE product_id = %s AND NOT is_inferred"
+    while not wh.execute(query, (product_id,)).fetchone():
+        if time.monotonic() > deadline:
+            raise EtlError(f"the bench product did not reach the warehouse in {timeout_s:.0f} s")
+        time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------- burst
+
+
+class HopTimes(BaseModel):
+    """Seconds after the seed ended at which each hop had caught up (None: not reported).
+
+    The transform's time is when its progress said so: in real-time mode progress is reported
+    once per checkpoint interval, often after the warehouse already caught up (then None).
+    """
+
+    source_slot_s: float
+    transform_s: float | None
+    loader_s: float
+    warehouse_equal_s: float
+
+
+class BurstResult(BaseModel):
+    orders: int
+    change_events: int  # messages added to the CDC topics (Debezium's tombstones included)
+    seed_s: float
+    seed_orders_per_s: float
+    drain_after_seed_s: float  # seed end -> warehouse equals source
+    total_s: float
+    orders_per_s: float  # end to end: seed start -> warehouse equals source
+    events_per_s: float
+    hops: HopTimes
+    started_at: str
+
+
+def _fingerprint(conn: psycopg.Connection, relation_of: Callable[[str], str]) -> list[tuple]:
+    """Per table (rows, hash sum): reconcile's tiers 1-2, enough to say "equal" or not."""
+    out = []
+    for entity in ENTITIES.values():
+        summary = Side(conn, entity, relation_of(entity.name)).summary()
+        out.append((summary.rows, summary.hash_sum))
+    return out
+
+
+def bench_burst(
+    settings: Settings, orders: int, *, seed: int = 7, timeout_s: float = 600.0
+) -> BurstResult:
+    """Seed a burst of `orders`, then time every hop until the warehouse equals the source."""
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    topics = settings.cdc_topics()
+    before = message_counts(settings, topics)
+    t0 = time.monotonic()
+    run_seed(settings.source_dsn(), SeedPlan(orders=orders, seed=seed))
+    seed_end = time.monotonic()
+    deadline = seed_end + timeout_s
+    target = current_wal_lsn(settings)
+    wait_for_slot(settings, target, timeout_s)
+    slot_s = time.monotonic() - seed_end
+    reports_transform = transform_lag(settings) is not None  # the local transform reports
+    caught_up: dict[str, float] = {}
+    with (
+        psycopg.connect(settings.warehouse_dsn(), autocommit=True) as wh,
+        psycopg.connect(settings.source_dsn(), autocommit=True) as src,
+    ):
+        for conn in (src, wh):
+            conn.execute("SET TIME ZONE 'UTC'")
+        source_state = _fingerprint(src, lambda name: ENTITIES[name].table.qualified_name)
+        # Each hop is checked on every round, so one hop's reporting interval (the
+        # transform's checkpoint interval in real-time mode) never delays another's time.
+        while "warehouse" not in caught_up:
+            now = time.monotonic() - seed_end
+            if reports_transform and "transform" not in caught_up and not transform_lag(settings):
+                caught_up["transform"] = now
+            if "loader" not in caught_up and not curated_lag(settings, wh):
+                caught_up["loader"] = now
+            warehouse_state = _fingerprint(wh, lambda name: ENTITIES[name].current_view)
+            if "loader" in caught_up and warehouse_state == source_state:
+                caught_up["warehouse"] = now
+            elif time.monotonic() > deadline:
+                raise EtlError(
+                    f"the warehouse did not equal the source {timeout_s:.0f} s after the seed "
+                    f"(caught up so far: {sorted(caught_up)}): `etl status` says which is behind"
+                )
+            else:
+                time.sleep(0.05)
+    transform_s = caught_up.get("transform")
+    loader_s = caught_up["loader"]
+    equal = seed_end + caught_up["warehouse"]
+    after = message_counts(settings, topics)
+    events = sum((after[t] or 0) - (before[t] or 0) for t in topics)
+    total = equal - t0
+    return BurstResult(
+        orders=orders,
+        change_events=events,
+        seed_s=round(seed_end - t0, 2),
+        seed_orders_per_s=round(orders / (seed_end - t0), 1),
+        drain_after_seed_s=round(equal - seed_end, 2),
+        total_s=round(total, 2),
+        orders_per_s=round(orders / total, 1),
+        events_per_s=round(events / total, 1),
+        hops=HopTimes(
+            source_slot_s=round(slot_s, 2),
+            transform_s=None if transform_s is None else round(transform_s, 2),
+            loader_s=round(loader_s, 2),
+            warehouse_equal_s=round(equal - seed_end, 2),
+        ),
+        started_at=started_at,
+    )
