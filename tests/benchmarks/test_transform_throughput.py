@@ -75,16 +75,25 @@ def jvm_peak_rss_mb(job: TransformJob) -> float:
     raise AssertionError(f"no JVM among the children {children} of {job.proc.pid}")
 
 
-def batch_durations(job: TransformJob, after_batch: int) -> list[int]:
-    """triggerExecution of every micro-batch with input from `after_batch` on, from the log."""
-    durations = []
-    for line in job.log.read_text(errors="replace").splitlines():
-        record = json.loads(line) if line.startswith("{") else {}
-        progress = record.get("progress")
-        if progress and progress["numInputRows"] and progress["batchId"] >= after_batch:
-            durations.append(progress["batchDurationMs"])
-    assert durations, f"no progress lines in the log\n{job.log_tail()}"
-    return durations
+def batch_durations(job: TransformJob, after_batch: int, timeout_s: float = 180) -> list[int]:
+    """triggerExecution of every batch with input from `after_batch` on, from the log.
+
+    In real-time mode records are written long before their batch ends (a batch is one
+    checkpoint interval), so this waits for the first such progress line.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        durations = []
+        for line in job.log.read_text(errors="replace").splitlines():
+            record = json.loads(line) if line.startswith("{") else {}
+            progress = record.get("progress")
+            if progress and progress["numInputRows"] and progress["batchId"] >= after_batch:
+                durations.append(progress["batchDurationMs"])
+        if durations:
+            return durations
+        job.assert_alive()
+        assert time.monotonic() < deadline, f"no progress lines in the log\n{job.log_tail()}"
+        time.sleep(1)
 
 
 @pytest.mark.benchmark(group="transform")
@@ -125,7 +134,7 @@ def test_transform_throughput(benchmark, stack: Settings) -> None:
         durations = batch_durations(job, before)
         print(
             f"\ntransform: {MESSAGES} messages in {seconds:.1f} s = {MESSAGES / seconds:,.0f}"
-            f" records/s; {len(durations)} micro-batches, median"
+            f" records/s; {len(durations)} batches, median"
             f" {statistics.median(durations):,.0f} ms; driver JVM peak RSS"
             f" {jvm_peak_rss_mb(job):,.0f} MB"
         )
