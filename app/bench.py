@@ -28,9 +28,9 @@ from etl.errors import EtlError
 from etl.settings import Settings
 from etl.source_db import current_wal_lsn, wait_for_slot
 from etl.topics import message_counts
-from loaders.entities import ENTITIES
+from loaders.entities import ENTITIES, Entity
 from loaders.lag import curated_lag, transform_lag
-from loaders.reconcile import Side
+from loaders.reconcile import Side, source_side, warehouse_side
 
 POLL_S = 0.005
 Progress = Callable[[int, int], None]  # (done, total)
@@ -46,6 +46,10 @@ _BENCH_PRODUCT = (
     " 'books', 10.00) ON CONFLICT (sku) DO NOTHING",
     "SELECT product_id FROM products WHERE sku = 'BENCH-1'",
 )
+
+
+_ORDER = "SELECT 1 FROM dw.fact_orders WHERE order_id = %s"
+_LIVE_PRODUCT = "SELECT 1 FROM dw.dim_product WHERE product_id = %s AND NOT is_inferred"
 
 
 def _ensure_row(conn: psycopg.Connection, statements: tuple[str, str]) -> int:
@@ -80,16 +84,13 @@ class LatencyResult(BaseModel):
     samples_s: list[float]
 
 
-def _await_order(
-    wh: psycopg.Connection, order_id: int, committed: float, timeout_s: float
-) -> float:
-    deadline = committed + timeout_s
-    while True:
-        if wh.execute("SELECT 1 FROM dw.fact_orders WHERE order_id = %s", (order_id,)).fetchone():
-            return time.perf_counter() - committed
+def _await_row(wh: psycopg.Connection, query: str, key: int, timeout_s: float, what: str) -> None:
+    """Poll the warehouse every POLL_S until `query` finds a row for `key`."""
+    deadline = time.perf_counter() + timeout_s
+    while not wh.execute(query, (key,)).fetchone():
         if time.perf_counter() > deadline:
             raise EtlError(
-                f"order {order_id} did not reach the warehouse within {timeout_s:.0f} s: "
+                f"{what} did not reach the warehouse within {timeout_s:.0f} s: "
                 "`etl status` shows which component is behind"
             )
         time.sleep(POLL_S)
@@ -111,7 +112,8 @@ def bench_latency(
     ):
         customer = _ensure_row(src, _BENCH_CUSTOMER)
         product = _ensure_row(src, _BENCH_PRODUCT)
-        _await_product(wh, product, timeout_s)
+        # the product must be there first, or the first order would wait for it
+        _await_row(wh, _LIVE_PRODUCT, product, timeout_s, "the bench product")
         for n in range(orders):
             time.sleep(idle_s)  # let every hop go idle: the latency of a lone change
             with src.transaction():
@@ -126,7 +128,8 @@ def bench_latency(
                     (order_id, product),
                 )
             committed = time.perf_counter()
-            samples.append(_await_order(wh, order_id, committed, timeout_s))
+            _await_row(wh, _ORDER, order_id, timeout_s, f"order {order_id}")
+            samples.append(time.perf_counter() - committed)
             progress(n + 1, orders)
     return LatencyResult(
         orders=orders,
@@ -137,16 +140,6 @@ def bench_latency(
         idle_between_s=idle_s,
         samples_s=[round(s, 3) for s in samples],
     )
-
-
-def _await_product(wh: psycopg.Connection, product_id: int, timeout_s: float) -> None:
-    """The bench product must be in the warehouse first, or the first order waits for it."""
-    deadline = time.monotonic() + timeout_s
-    query = "SELECT 1 FROM dw.dim_product WHERE product_id = %s AND NOT is_inferred"
-    while not wh.execute(query, (product_id,)).fetchone():
-        if time.monotonic() > deadline:
-            raise EtlError(f"the bench product did not reach the warehouse in {timeout_s:.0f} s")
-        time.sleep(0.05)
 
 
 # --------------------------------------------------------------------------- burst
@@ -178,13 +171,11 @@ class BurstResult(BaseModel):
     started_at: str
 
 
-def _fingerprint(conn: psycopg.Connection, relation_of: Callable[[str], str]) -> list[tuple]:
+def _fingerprint(
+    conn: psycopg.Connection, side: Callable[[psycopg.Connection, Entity], Side]
+) -> list[tuple[int, str]]:
     """Per table (rows, hash sum): reconcile's tiers 1-2, enough to say "equal" or not."""
-    out = []
-    for entity in ENTITIES.values():
-        summary = Side(conn, entity, relation_of(entity.name)).summary()
-        out.append((summary.rows, summary.hash_sum))
-    return out
+    return [(s.rows, s.hash_sum) for s in (side(conn, e).summary() for e in ENTITIES.values())]
 
 
 def bench_burst(
@@ -209,7 +200,7 @@ def bench_burst(
     ):
         for conn in (src, wh):
             conn.execute("SET TIME ZONE 'UTC'")
-        source_state = _fingerprint(src, lambda name: ENTITIES[name].table.qualified_name)
+        source_state = _fingerprint(src, source_side)
         # Each hop is checked on every round, so one hop's reporting interval (the
         # transform's checkpoint interval in real-time mode) never delays another's time.
         while "warehouse" not in caught_up:
@@ -218,8 +209,8 @@ def bench_burst(
                 caught_up["transform"] = now
             if "loader" not in caught_up and not curated_lag(settings, wh):
                 caught_up["loader"] = now
-            warehouse_state = _fingerprint(wh, lambda name: ENTITIES[name].current_view)
-            if "loader" in caught_up and warehouse_state == source_state:
+            # the warehouse's hashes only once the loader has caught up: no load meanwhile
+            if "loader" in caught_up and _fingerprint(wh, warehouse_side) == source_state:
                 caught_up["warehouse"] = now
             elif time.monotonic() > deadline:
                 raise EtlError(

@@ -180,7 +180,8 @@ class Settings(BaseSettings):
 
     @property
     def connect_plugin_path(self) -> Path:
-        return self.lib_dir / "plugins"
+        """Connect's plugin.path: the folder holding one sub-folder per plugin (own loader)."""
+        return self.jars_dir("debezium").parent
 
     # ---- connection strings ----
     def source_dsn(self, *, host: str | None = None, port: int | None = None) -> str:

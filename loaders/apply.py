@@ -19,7 +19,6 @@ Order inside the transaction, and why:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
+from pydantic import Field
 
 from etl.progress import LoaderBatch
 from etl.topics import TopicPartitionKey
@@ -49,28 +49,11 @@ _AUDIT = (
 )
 
 
-@dataclass
-class BatchResult:
-    batch_id: int
-    rows_in: int
-    applied: int
-    stale: int
-    rejected: int
-    duration_ms: float
-    end_offsets: dict[TopicPartitionKey, int] = field(default_factory=dict)
-    per_entity: dict[str, dict[str, int]] = field(default_factory=dict)
+class BatchResult(LoaderBatch):
+    """What the loader reports of a batch, plus where each partition now stands (used to
+    move the consumer on; not part of the reports, so excluded from dumps)."""
 
-    def stats(self) -> LoaderBatch:
-        """What the loader reports of this batch (progress file, log line)."""
-        return LoaderBatch(
-            batch_id=self.batch_id,
-            rows_in=self.rows_in,
-            applied=self.applied,
-            stale=self.stale,
-            rejected=self.rejected,
-            duration_ms=round(self.duration_ms, 1),
-            per_entity=self.per_entity,
-        )
+    end_offsets: dict[TopicPartitionKey, int] = Field(default_factory=dict, exclude=True)
 
 
 @cache
@@ -212,7 +195,7 @@ def apply_batch(
         applied=applied,
         stale=stale,
         rejected=batch.rejected,
-        duration_ms=(time.perf_counter() - started) * 1000,
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
         end_offsets={tp: r.next for tp, r in batch.offsets.items()},
         per_entity=per_entity,
     )

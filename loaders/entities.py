@@ -11,34 +11,37 @@ parses the curated record's strings (decimals, ISO timestamps) exactly as the so
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from etl.tables import CAPTURED, CapturedTable
 
 
 @dataclass(frozen=True)
 class Entity:
+    """Derived names are cached: the loader reads them for every record it parses."""
+
     table: CapturedTable  # the source table = curated record's `entity`
     target: str  # warehouse table it lands in
     current_view: str  # warehouse relation with the current state under source column names
 
-    @property
+    @cached_property
     def name(self) -> str:
         return self.table.name
 
-    @property
+    @cached_property
     def key(self) -> str:
         return self.table.key
 
-    @property
+    @cached_property
     def columns(self) -> tuple[tuple[str, str], ...]:
         """Business columns after the key: (name, PostgreSQL type)."""
         return tuple((c.name, c.sql_type) for c in self.table.business_columns)
 
-    @property
+    @cached_property
     def column_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.columns)
 
-    @property
+    @cached_property
     def staging_table(self) -> str:
         return f"stg_{self.name}"
 

@@ -123,11 +123,19 @@ def differing_keys(src: Side, wh: Side, lo: int, hi: int, found: list[KeyMismatc
         differing_keys(src, wh, start, min(hi, start + step), found)
 
 
+def source_side(conn: psycopg.Connection, entity: Entity) -> Side:
+    return Side(conn, entity, entity.table.qualified_name)
+
+
+def warehouse_side(conn: psycopg.Connection, entity: Entity) -> Side:
+    """The warehouse's current state of the entity, under the source's column names."""
+    return Side(conn, entity, entity.current_view)
+
+
 def compare_entity(
     src_conn: psycopg.Connection, wh_conn: psycopg.Connection, entity: Entity
 ) -> TableComparison:
-    src = Side(src_conn, entity, entity.table.qualified_name)
-    wh = Side(wh_conn, entity, entity.current_view)
+    src, wh = source_side(src_conn, entity), warehouse_side(wh_conn, entity)
     a, b = src.summary(), wh.summary()
     counts, amounts, hashes = a.rows == b.rows, a.amount == b.amount, a.hash_sum == b.hash_sum
     result = TableComparison(

@@ -241,8 +241,8 @@ class LoaderService:
         totals.applied += result.applied
         totals.stale += result.stale
         totals.rejected += result.rejected
-        self.last_batch = result.stats()
-        log.info("batch applied", extra=self.last_batch.model_dump())
+        self.last_batch = result
+        log.info("batch applied", extra=result.model_dump())
         self.write_progress()
 
     def lag(self) -> LoaderLag:

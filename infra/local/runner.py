@@ -12,6 +12,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable
+from functools import partial
 
 from pydantic import BaseModel
 
@@ -151,9 +152,7 @@ def up(settings: Settings, report: Report = _noop, only: list[str] | None = None
     for spec in specs:
         t0 = time.monotonic()
 
-        def say(message: str, name: str = spec.name) -> None:
-            report(name, message)
-
+        say = partial(report, spec.name)
         if spec.process:
             _forget_stale_progress(settings, sup, spec)
             sup.start(spec.name)

@@ -17,11 +17,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from etl.settings import Settings
 from etl.tables import CAPTURED_TABLES
-from etl.topics import ensure_topics
+from etl.topics import ensure_topics, message_counts
 from tests.integration.test_transform_stream import TransformJob, transform_job
 from tests.unit.jobs.envelopes import envelope, row
 
@@ -49,18 +49,8 @@ def messages(count: int) -> list[tuple[str, bytes, bytes]]:
     return out
 
 
-def total_messages(settings: Settings, topics: list[str]) -> int:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "bench"})
-    try:
-        total = 0
-        for topic in topics:
-            meta = consumer.list_topics(topic, timeout=10).topics[topic]
-            for p in meta.partitions:
-                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-                total += high - low
-        return total
-    finally:
-        consumer.close()
+def total_messages(settings: Settings, names: list[str]) -> int:
+    return sum(count or 0 for count in message_counts(settings, names).values())
 
 
 def jvm_peak_rss_mb(job: TransformJob) -> float:

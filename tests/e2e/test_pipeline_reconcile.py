@@ -18,14 +18,13 @@ from itertools import pairwise
 
 import psycopg
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 from fastapi.testclient import TestClient
 
 from app.dashboard import create_app
 from app.seed import SeedPlan, run_seed
 from etl.progress import TransformProgress
 from etl.settings import Settings
-from etl.tables import CAPTURED_TABLES
+from etl.topics import high_watermarks
 from etl.warehouse_db import DATA_TABLES, prepare_warehouse
 from infra.local.supervisor import Supervisor
 from tests.fixtures.stack import etl_cli
@@ -39,17 +38,8 @@ RESET_OFFSETS: list[tuple[str, int, int]] = []
 
 
 def curated_ends(settings: Settings) -> list[tuple[str, int, int]]:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "e2e-ends"})
-    try:
-        ends = []
-        for table in CAPTURED_TABLES:
-            topic = settings.curated_topic(table)
-            for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
-                high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-                ends.append((topic, partition, high[1]))
-        return ends
-    finally:
-        consumer.close()
+    marks = high_watermarks(settings, settings.curated_topics())
+    return [(topic, partition, end) for (topic, partition), end in marks.items()]
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from etl.settings import Settings
-from etl.tables import CAPTURED_TABLES
+from etl.topics import high_watermarks as curated_watermarks
 from etl.warehouse_db import DATA_TABLES, prepare_warehouse
 from loaders.apply import sql_file
 from tests.fixtures.warehouse import loader_in_transaction
@@ -35,19 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def high_watermarks(settings: Settings) -> dict[tuple[str, int], int]:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "wm-probe"})
-    try:
-        marks = {}
-        for table in CAPTURED_TABLES:
-            topic = settings.curated_topic(table)
-            meta = consumer.list_topics(topic, timeout=10).topics[topic]
-            for partition in meta.partitions:
-                marks[(topic, partition)] = consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=10
-                )[1]
-        return marks
-    finally:
-        consumer.close()
+    return curated_watermarks(settings, settings.curated_topics())
 
 
 @pytest.fixture
