@@ -65,3 +65,6 @@ def print_warehouse(out: Console, report: WarehouseReport) -> None:
         )
     out.print(days)
     out.print(f"newest source commit in the warehouse: {report.newest_source_commit_applied}")
+    broken = {ref: n for ref, n in report.dangling_references.items() if n}
+    if broken:
+        out.print(f"[red]facts naming no dimension row: {broken}[/red]")

@@ -9,6 +9,7 @@ import psycopg
 from etl.progress import LoaderProgress
 from etl.settings import Settings
 from etl.warehouse_db import DATA_TABLES
+from loaders.apply import sql_file
 from loaders.results import DayRevenue, LoadTotals, WarehouseReport
 
 #: Every warehouse table: what the loader writes, plus the static date dimension.
@@ -58,6 +59,7 @@ def warehouse_report(settings: Settings) -> WarehouseReport:
         batches, rows_in, applied, stale, rejected, last = conn.execute(  # type: ignore[misc]
             _AUDIT_TOTALS
         ).fetchone()
+        dangling = dict(conn.execute(sql_file("dangling_references.sql")).fetchall())
     now = datetime.now(UTC)
     return WarehouseReport(
         generated_at=now.isoformat(timespec="seconds"),
@@ -73,5 +75,6 @@ def warehouse_report(settings: Settings) -> WarehouseReport:
             rejected=rejected,
             last_commit=last.isoformat() if last else None,
         ),
+        dangling_references=dangling,
         loader_progress=LoaderProgress.read(settings),
     )

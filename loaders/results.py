@@ -101,4 +101,7 @@ class WarehouseReport(BaseModel):
     #: the idle time since the last change otherwise
     end_to_end_lag_s: float | None
     loads: LoadTotals
+    #: fact surrogate keys naming no dimension row, per reference (always 0: the loader creates
+    #: inferred members first; counted because no foreign-key trigger enforces it, see V003)
+    dangling_references: dict[str, int] = Field(default_factory=dict)
     loader_progress: LoaderProgress | None

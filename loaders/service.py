@@ -44,7 +44,7 @@ from etl.progress import LoaderBatch, LoaderLag, LoaderProgress, LoaderTotals
 from etl.settings import Settings
 from etl.topics import TopicPartitionKey
 from etl.warehouse_db import prepare_warehouse
-from loaders.apply import BatchResult, apply_batch
+from loaders.apply import BatchResult, apply_batch, connect_for_apply
 from loaders.batch import ChangeBatch
 from loaders.offsets import Fenced, stored_offsets
 
@@ -86,9 +86,7 @@ class LoaderService:
         self.totals = LoaderTotals()
         self.last_batch: LoaderBatch | None = None
         self.last_progress = 0.0
-        self.conn = psycopg.connect(
-            settings.warehouse_dsn(), autocommit=True, application_name=f"loader {self.loader_id}"
-        )
+        self.conn = connect_for_apply(settings.warehouse_dsn(), f"loader {self.loader_id}")
         self.consumer = Consumer(
             consumer_config(settings, self.loader_id), logger=logging.getLogger("rdkafka")
         )

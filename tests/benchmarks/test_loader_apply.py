@@ -19,7 +19,7 @@ import pytest
 
 from etl.settings import Settings
 from etl.warehouse_db import DATA_TABLES
-from loaders.apply import apply_batch, copy_into_staging
+from loaders.apply import apply_batch, connect_for_apply, copy_into_staging
 from loaders.batch import ChangeBatch
 from loaders.entities import ENTITIES, META_COLUMNS
 from tests.unit.loaders.records import change_history
@@ -60,7 +60,7 @@ def test_apply_100k_change_records(
     messages: list[tuple[str, bytes]],
 ) -> None:
     size = Settings().loader_batch_size
-    with psycopg.connect(warehouse_settings.warehouse_dsn(), autocommit=True) as conn:
+    with connect_for_apply(warehouse_settings.warehouse_dsn(), "benchmark") as conn:
 
         def empty() -> None:
             # TRUNCATE leaves the tables "never analyzed", like a freshly migrated warehouse

@@ -32,8 +32,14 @@ def daily(conn: psycopg.Connection) -> list[tuple]:
     ).fetchall()
 
 
+def dangling(conn: psycopg.Connection) -> dict[str, int]:
+    return dict(conn.execute(sql_file("dangling_references.sql")).fetchall())
+
+
 def assert_summaries_consistent(conn: psycopg.Connection) -> None:
-    """The incremental summaries equal a full recompute from the facts, per country and per day."""
+    """The incremental summaries equal a full recompute from the facts, per country and per day,
+    and every fact's surrogate keys name a dimension row (the warehouse has no FK triggers)."""
+    assert set(dangling(conn).values()) == {0}
     assert daily(conn) == conn.execute(sql_file("recompute_daily_sales.sql")).fetchall()
     per_day = conn.execute(
         "SELECT date_key, orders, cancelled_orders, items, revenue FROM dw.agg_daily_sales"
@@ -192,6 +198,18 @@ def test_lines_before_their_order_and_product(wh: psycopg.Connection, apply: App
     assert daily(wh) == [(20260105, "DE", 1, 0, 4, Decimal("40.00"))]
     assert one(wh, "SELECT item_quantity FROM dw.fact_orders") == 4
     assert_summaries_consistent(wh)
+
+
+def test_the_reference_check_finds_a_dangling_key(wh: psycopg.Connection, apply: Applier) -> None:
+    apply(customer(1, 1), order(10, 2), product(9, 1), item(100, 3, oid=10, pid=9))
+    assert_summaries_consistent(wh)
+    wh.execute("UPDATE dw.fact_orders SET customer_sk = customer_sk + 1000, date_key = 19000101")
+    wh.execute("UPDATE dw.fact_order_items SET product_sk = product_sk + 1000")
+    assert dangling(wh) == {
+        "fact_orders.customer_sk": 1,
+        "fact_orders.date_key": 1,
+        "fact_order_items.product_sk": 1,
+    }
 
 
 def test_a_fenced_batch_changes_nothing(wh: psycopg.Connection, apply: Applier) -> None:
