@@ -43,7 +43,9 @@ from jobs.transform.session import build_spark_session, spark_jars
 log = logging.getLogger("jobs.transform")
 
 QUERY_NAME = "transform"
-POLL_INTERVAL_S = 0.25
+#: How often the driver looks at the query: progress events come every checkpoint interval in
+#: real-time mode (a trigger interval in micro-batch mode, 100 kept); a stop signal wakes it.
+POLL_INTERVAL_S = 1.0
 #: On SIGTERM, how long to let a running micro-batch finish before stopping it anyway.
 STOP_GRACE_S = 20.0
 
