@@ -102,6 +102,6 @@ class WarehouseReport(BaseModel):
     end_to_end_lag_s: float | None
     loads: LoadTotals
     #: fact surrogate keys naming no dimension row, per reference (always 0: the loader creates
-    #: inferred members first; counted because no foreign-key trigger enforces it, see V003)
+    #: inferred members first; counted because no foreign-key trigger enforces it, see V004)
     dangling_references: dict[str, int] = Field(default_factory=dict)
     loader_progress: LoaderProgress | None

@@ -1,5 +1,5 @@
 -- Fact rows whose surrogate key names no dimension row (what the dropped foreign keys of
--- V003 would have refused): the loader never writes one, this finds one if it ever did.
+-- V004 would have refused): the loader never writes one, this finds one if it ever did.
 SELECT 'fact_orders.customer_sk' AS reference, count(*) AS dangling
 FROM dw.fact_orders f
 WHERE f.customer_sk IS NOT NULL
