@@ -1,0 +1,183 @@
+"""Run the suites as GX checkpoints, build the offline Data Docs, record the run.
+
+The GX context is ephemeral (nothing of GX's own is stored between runs): the suites live in
+code, each run's results go to `dw.quality_results`, and each run's Data Docs replace the last
+one's (built in a fresh folder beside it, then swapped in, so a reader never sees half a site).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import great_expectations as gx
+
+from etl.errors import EtlError
+from etl.quality_results import FailedExpectation, QualityRun, SuiteResult, Trigger, record_run
+from etl.settings import Settings
+from quality.offline import make_offline
+from quality.suites import SUITE_NAMES, SUITES, Suite
+
+SITE = "local"
+
+
+def _sqlalchemy_url(settings: Settings) -> str:
+    """The warehouse as SQLAlchemy wants it: psycopg 3, named explicitly."""
+    return settings.warehouse_dsn().replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def _context(site_dir: Path) -> Any:
+    context = gx.get_context(mode="ephemeral")
+    for name in list(context.list_data_docs_sites()):
+        context.delete_data_docs_site(name)
+    context.add_data_docs_site(
+        SITE,
+        {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(site_dir),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    return context
+
+
+def _observed(result: dict[str, Any]) -> str | None:
+    for key in ("observed_value", "unexpected_count"):
+        if result.get(key) is not None:
+            return f"{key.replace('_', ' ')}: {result[key]}"
+    return None
+
+
+def _error(info: dict[str, Any]) -> str | None:
+    """The first exception message of a result's `exception_info` (flat, or per metric)."""
+    if info.get("raised_exception") and info.get("exception_message"):
+        return str(info["exception_message"]).strip().splitlines()[0]
+    for value in info.values():
+        if isinstance(value, dict) and value.get("exception_message"):
+            return str(value["exception_message"]).strip().splitlines()[0]
+    return None
+
+
+def _suite_result(name: str, validation: Any) -> SuiteResult:
+    failed: list[FailedExpectation] = []
+    for r in validation.results:
+        if r.success:
+            continue
+        config = r.expectation_config
+        error = _error(r.exception_info or {})
+        failed.append(
+            FailedExpectation(
+                expectation=config.type,
+                column=config.kwargs.get("column"),
+                description=config.description,
+                severity=str(getattr(config.severity, "value", config.severity)),
+                observed=f"error: {error}" if error else _observed(r.result or {}),
+            )
+        )
+    return SuiteResult(
+        suite=name,
+        expectations=len(validation.results),
+        failed=len(failed),
+        critical_failed=sum(f.severity == "critical" for f in failed),
+        success=not failed,
+        failed_expectations=failed,
+    )
+
+
+def _validate(context: Any, suite: Suite, settings: Settings) -> SuiteResult:
+    gx_suite = context.suites.add(
+        gx.ExpectationSuite(name=suite.name, expectations=suite.expectations(settings))
+    )
+    parameters: dict[str, Any] = {}
+    if suite.query is not None:
+        source = context.data_sources.get("warehouse")
+        asset = source.add_query_asset(name=suite.name, query=suite.query)
+        batch = asset.add_batch_definition_whole_table("all rows")
+    else:
+        assert suite.frame is not None
+        parameters = {"dataframe": suite.frame(settings)}
+        asset = context.data_sources.get("measured").add_dataframe_asset(name=suite.name)
+        batch = asset.add_batch_definition_whole_dataframe("all rows")
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
+    )
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(name=suite.name, validation_definitions=[definition], result_format="SUMMARY")
+    )
+    result = checkpoint.run(batch_parameters=parameters)
+    (validation,) = result.run_results.values()
+    return _suite_result(suite.name, validation)
+
+
+def _swap_in(built: Path, target: Path) -> None:
+    """Replace the previous report with `built` (a rename each; the old one is removed)."""
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    built.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def run_quality(
+    settings: Settings,
+    suites: list[str] | None = None,
+    *,
+    trigger: Trigger = "cli",
+    build_docs: bool = True,
+    record: bool = True,
+) -> QualityRun:
+    """Validate the named suites (all when None); build Data Docs; record the run."""
+    names = suites or list(SUITE_NAMES)
+    unknown = sorted(set(names) - set(SUITE_NAMES))
+    if unknown:
+        raise EtlError(f"unknown suite {', '.join(unknown)}: one of {', '.join(SUITE_NAMES)}")
+    started, clock = datetime.now(UTC), time.monotonic()
+    settings.quality_dir.mkdir(parents=True, exist_ok=True)
+    building = settings.quality_dir / f".data_docs.{uuid.uuid4().hex[:8]}"
+    context = _context(building)
+    context.data_sources.add_postgres(name="warehouse", connection_string=_sqlalchemy_url(settings))
+    context.data_sources.add_pandas(name="measured")
+    results = []
+    for suite in (s for s in SUITES if s.name in names):
+        try:
+            results.append(_validate(context, suite, settings))
+        except Exception as exc:  # a suite that cannot run is a failed suite, not a crash
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            results.append(
+                SuiteResult(
+                    suite=suite.name,
+                    expectations=0,
+                    failed=0,
+                    critical_failed=0,
+                    success=False,
+                    error=first,
+                )
+            )
+    docs = None
+    if build_docs:
+        context.build_data_docs(site_names=[SITE])
+        make_offline(building, settings.jars_dir("webjars"))
+        _swap_in(building, settings.data_docs_dir)
+        docs = str(settings.data_docs_dir / "index.html")
+    else:
+        shutil.rmtree(building, ignore_errors=True)
+    run = QualityRun(
+        run_id=f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}",
+        trigger=trigger,
+        started_at=started,
+        seconds=round(time.monotonic() - clock, 3),
+        suites=results,
+        data_docs=docs,
+    )
+    if record:
+        record_run(settings.warehouse_dsn(), run)
+    return run
