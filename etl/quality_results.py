@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Literal
 
 import psycopg
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 Trigger = Literal["cli", "gate", "demo"]
 
@@ -44,6 +44,7 @@ class QualityRun(BaseModel):
     suites: list[SuiteResult]
     data_docs: str | None = None  # index.html of the report, None when not built
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def passed(self) -> bool:
         """No critical expectation failed and every suite ran."""
@@ -119,3 +120,16 @@ def last_run(dsn: str) -> QualityRun | None:
         seconds=round(rows[0][10] or 0.0, 3),
         suites=suites,
     )
+
+
+def failures_line(run: QualityRun) -> str:
+    """`suite: expectation (column), ...` of a run's critical failures, for one status line."""
+    parts = []
+    for s in run.suites:
+        if s.error:
+            parts.append(f"{s.suite}: could not run ({s.error})")
+        for f in s.failed_expectations:
+            if f.severity == "critical":
+                what = f.description or f.expectation + (f" ({f.column})" if f.column else "")
+                parts.append(f"{s.suite}: {what}")
+    return "; ".join(parts)

@@ -5,7 +5,8 @@ local copies unpacked from WebJars (`infra/jvm/webjars.xml`, resolved by `etl ja
 `CDN_FILES` maps each URL GX 1.24's templates load (found by reading its installed templates:
 `render/view/templates/*.j2`) to the file of the same library and version inside its WebJar. A
 script or stylesheet whose library the pages do not need for validation results (vega, used by
-profiling charts; the optional dark theme) is removed, and so is GX's logo (an image on S3).
+profiling charts; the optional dark theme) is removed, and so is GX's logo (an image on S3;
+its alt text stays).
 `integrity`/`crossorigin` attributes go too: they are for CDNs, and a `crossorigin` script
 fails to load from file://.
 """
@@ -66,7 +67,8 @@ CDN_FILES: dict[str, str] = {
 
 _TAG = re.compile(r"<(script|link)\b[^>]*?\b(?:src|href)=\"(https?://[^\"]+)\"[^>]*>(?:</script>)?")
 _CDN_ATTRS = re.compile(r"\s+(?:integrity|crossorigin)=\"[^\"]*\"")
-_REMOTE_IMG = re.compile(r"(<img\b[^>]*?\bsrc=)\"https?://[^\"]+\"")
+_REMOTE_IMG = re.compile(r"<img\b[^>]*?\bsrc=\"https?://[^\"]+\"[^>]*>")
+_ALT = re.compile(r"\balt=\"([^\"]*)\"")
 _REMOTE_CSS_URL = re.compile(r"url\(['\"]?https?://[^)]+\)")
 
 
@@ -97,8 +99,11 @@ def _localise(html: str, prefix: str) -> str:
         return tag.replace(match.group(2), f"{prefix}{VENDOR}/{local}")
 
     # GX's logo (an S3 image, in an <img> and in the dark theme's CSS): its alt text shows
-    html = _REMOTE_CSS_URL.sub("none", _REMOTE_IMG.sub(r'\1""', _TAG.sub(swap, html)))
-    return html
+    def alt_text(match: re.Match[str]) -> str:
+        alt = _ALT.search(match.group(0))
+        return alt.group(1) if alt else ""
+
+    return _REMOTE_CSS_URL.sub("none", _REMOTE_IMG.sub(alt_text, _TAG.sub(swap, html)))
 
 
 def make_offline(site: Path, webjars_dir: Path) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import great_expectations as gx
+from great_expectations.core.run_identifier import RunIdentifier
 
 from etl.errors import EtlError
 from etl.quality_results import FailedExpectation, QualityRun, SuiteResult, Trigger, record_run
@@ -92,7 +93,7 @@ def _suite_result(name: str, validation: Any) -> SuiteResult:
     )
 
 
-def _validate(context: Any, suite: Suite, settings: Settings) -> SuiteResult:
+def _validate(context: Any, suite: Suite, settings: Settings, run_id: RunIdentifier) -> SuiteResult:
     gx_suite = context.suites.add(
         gx.ExpectationSuite(name=suite.name, expectations=suite.expectations(settings))
     )
@@ -112,7 +113,7 @@ def _validate(context: Any, suite: Suite, settings: Settings) -> SuiteResult:
     checkpoint = context.checkpoints.add(
         gx.Checkpoint(name=suite.name, validation_definitions=[definition], result_format="SUMMARY")
     )
-    result = checkpoint.run(batch_parameters=parameters)
+    result = checkpoint.run(batch_parameters=parameters, run_id=run_id)
     (validation,) = result.run_results.values()
     return _suite_result(suite.name, validation)
 
@@ -141,6 +142,8 @@ def run_quality(
     if unknown:
         raise EtlError(f"unknown suite {', '.join(unknown)}: one of {', '.join(SUITE_NAMES)}")
     started, clock = datetime.now(UTC), time.monotonic()
+    run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    gx_run = RunIdentifier(run_name=run_id, run_time=started)
     settings.quality_dir.mkdir(parents=True, exist_ok=True)
     building = settings.quality_dir / f".data_docs.{uuid.uuid4().hex[:8]}"
     context = _context(building)
@@ -149,7 +152,7 @@ def run_quality(
     results = []
     for suite in (s for s in SUITES if s.name in names):
         try:
-            results.append(_validate(context, suite, settings))
+            results.append(_validate(context, suite, settings, gx_run))
         except Exception as exc:  # a suite that cannot run is a failed suite, not a crash
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             results.append(
@@ -171,7 +174,7 @@ def run_quality(
     else:
         shutil.rmtree(building, ignore_errors=True)
     run = QualityRun(
-        run_id=f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}",
+        run_id=run_id,
         trigger=trigger,
         started_at=started,
         seconds=round(time.monotonic() - clock, 3),
