@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from etl.quality_results import QualityRun, failures_line
 from etl.settings import Settings, load_settings
 from etl.topics import message_counts
-from infra.local.status import StackStatus, status
+from infra.local.status import StackStatus, newest_quality_run, status
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/api/quality")
     def api_quality() -> JSONResponse:
-        run = current_status().quality
+        run = newest_quality_run(settings)
         return JSONResponse(run.model_dump(mode="json") if run else None)
 
     @app.get("/", response_class=HTMLResponse)

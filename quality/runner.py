@@ -8,6 +8,7 @@ one's (built in a fresh folder beside it, then swapped in, so a reader never see
 from __future__ import annotations
 
 import shutil
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -32,9 +33,17 @@ def _sqlalchemy_url(settings: Settings) -> str:
 
 
 def _context(site_dir: Path) -> Any:
+    """An ephemeral context (no progress bars) whose only Data Docs site is `site_dir`."""
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
-    for name in list(context.list_data_docs_sites()):
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    for name, site in list(context.list_data_docs_sites().items()):
         context.delete_data_docs_site(name)
+        # the default site is a temporary folder GX made for us and would leave behind
+        default_dir = site.get("store_backend", {}).get("base_directory")
+        if default_dir and Path(default_dir).parent == Path(tempfile.gettempdir()):
+            shutil.rmtree(default_dir, ignore_errors=True)
     context.add_data_docs_site(
         SITE,
         {
