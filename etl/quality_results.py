@@ -43,6 +43,7 @@ class QualityRun(BaseModel):
     seconds: float
     suites: list[SuiteResult]
     data_docs: str | None = None  # index.html of the report, None when not built
+    docs_seconds: float | None = None  # of `seconds`, building the Data Docs
 
     @computed_field  # type: ignore[prop-decorator]
     @property

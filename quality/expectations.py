@@ -50,11 +50,8 @@ def required_columns(source_table: str) -> list[Expectation]:
 
 
 def key_unique(source_table: str) -> list[Expectation]:
-    key = captured_table(source_table).key
-    return [
-        gxe.ExpectColumnValuesToNotBeNull(column=key),
-        gxe.ExpectColumnValuesToBeUnique(column=key),
-    ]
+    """The source key is the fact's key: unique (not null is in `required_columns`)."""
+    return [gxe.ExpectColumnValuesToBeUnique(column=captured_table(source_table).key)]
 
 
 def no_placeholders(source_table: str) -> list[Expectation]:

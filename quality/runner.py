@@ -174,12 +174,14 @@ def run_quality(
                     error=first,
                 )
             )
-    docs = None
+    docs, docs_seconds = None, None
     if build_docs:
+        docs_clock = time.monotonic()
         context.build_data_docs(site_names=[SITE])
         make_offline(building, settings.jars_dir("webjars"))
         _swap_in(building, settings.data_docs_dir)
         docs = str(settings.data_docs_dir / "index.html")
+        docs_seconds = round(time.monotonic() - docs_clock, 3)
     else:
         shutil.rmtree(building, ignore_errors=True)
     run = QualityRun(
@@ -189,6 +191,7 @@ def run_quality(
         seconds=round(time.monotonic() - clock, 3),
         suites=results,
         data_docs=docs,
+        docs_seconds=docs_seconds,
     )
     if record:
         record_run(settings.warehouse_dsn(), run)

@@ -94,7 +94,6 @@ def _fact_order_items(_: Settings) -> list[Expectation]:
 def _dimension(source_table: str, table: str, key: str, sk: str) -> Callable[..., list]:
     def expectations(_: Settings) -> list[Expectation]:
         return [
-            gxe.ExpectColumnValuesToNotBeNull(column=key),
             *required_columns(source_table),
             *business_rules(source_table),
             *no_placeholders(source_table),
