@@ -38,6 +38,8 @@ class Suite:
     query: str | None = None
     #: frame suites: the table validated, computed at run time
     frame: Callable[[Settings], pd.DataFrame] | None = None
+    #: the captured source table whose rows the suite's warehouse table holds (rules apply)
+    source_table: str | None = None
 
 
 def _dates(column: str) -> Expectation:
@@ -189,17 +191,29 @@ def _dlq(settings: Settings) -> list[Expectation]:
 
 
 SUITES: tuple[Suite, ...] = (
-    Suite("fact_orders", _fact_orders, query="SELECT * FROM dw.fact_orders"),
-    Suite("fact_order_items", _fact_order_items, query="SELECT * FROM dw.fact_order_items"),
+    Suite(
+        "fact_orders",
+        _fact_orders,
+        query="SELECT * FROM dw.fact_orders",
+        source_table="orders",
+    ),
+    Suite(
+        "fact_order_items",
+        _fact_order_items,
+        query="SELECT * FROM dw.fact_order_items",
+        source_table="order_items",
+    ),
     Suite(
         "dim_customer",
         _dimension("customers", "dim_customer", "customer_id", "customer_sk"),
         query="SELECT * FROM dw.dim_customer WHERE NOT is_inferred",
+        source_table="customers",
     ),
     Suite(
         "dim_product",
         _dimension("products", "dim_product", "product_id", "product_sk"),
         query="SELECT * FROM dw.dim_product WHERE NOT is_inferred",
+        source_table="products",
     ),
     Suite("agg_daily_sales", _daily_sales(("date_key",)), query="SELECT * FROM dw.agg_daily_sales"),
     Suite(
