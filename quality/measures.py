@@ -86,8 +86,9 @@ def dead_letters_per_table(settings: Settings) -> dict[str, int]:
             msg = consumer.poll(5)
             if msg is None:
                 break
-            if msg.error():
-                remaining.pop(msg.partition(), None)
+            partition = msg.partition() or 0
+            if msg.error():  # end of a partition (enable.partition.eof) or a broken one
+                remaining.pop(partition, None)
                 continue
             read += 1
             try:
@@ -95,8 +96,8 @@ def dead_letters_per_table(settings: Settings) -> dict[str, int]:
             except (ValueError, AttributeError):
                 entity = "unknown"
             counts[entity] = counts.get(entity, 0) + 1
-            if (msg.offset() or 0) + 1 >= remaining.get(msg.partition(), 0):
-                remaining.pop(msg.partition(), None)
+            if (msg.offset() or 0) + 1 >= remaining.get(partition, 0):
+                remaining.pop(partition, None)
     finally:
         consumer.close()
     return counts

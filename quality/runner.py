@@ -46,7 +46,7 @@ def _context(site_dir: Path) -> Any:
             shutil.rmtree(default_dir, ignore_errors=True)
     context.add_data_docs_site(
         SITE,
-        {
+        {  # type: ignore[typeddict-unknown-key]
             "class_name": "SiteBuilder",
             "show_how_to_buttons": False,
             "store_backend": {
