@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import great_expectations as gx
+import psycopg
 from great_expectations.core.run_identifier import RunIdentifier
 
 from etl.errors import EtlError
@@ -127,6 +128,33 @@ def _validate(context: Any, suite: Suite, settings: Settings, run_id: RunIdentif
     return _suite_result(suite.name, validation)
 
 
+def _validate_or_error(
+    context: Any, suite: Suite, settings: Settings, run_id: RunIdentifier
+) -> SuiteResult:
+    """A suite that cannot run (warehouse or Kafka down) is a failed suite, not a crash."""
+    try:
+        return _validate(context, suite, settings, run_id)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return SuiteResult(
+            suite=suite.name,
+            expectations=0,
+            failed=0,
+            critical_failed=0,
+            success=False,
+            error=first,
+        )
+
+
+def _build_docs(context: Any, building: Path, settings: Settings) -> tuple[str, float]:
+    """Build the site in `building`, make it offline, swap it in; (index.html, seconds)."""
+    clock = time.monotonic()
+    context.build_data_docs(site_names=[SITE])
+    make_offline(building, settings.jars_dir("webjars"))
+    _swap_in(building, settings.data_docs_dir)
+    return str(settings.data_docs_dir / "index.html"), round(time.monotonic() - clock, 3)
+
+
 def _swap_in(built: Path, target: Path) -> None:
     """Replace the previous report with `built` (a rename each; the old one is removed)."""
     old = target.with_name(target.name + ".old")
@@ -158,32 +186,15 @@ def run_quality(
     context = _context(building)
     context.data_sources.add_postgres(name="warehouse", connection_string=_sqlalchemy_url(settings))
     context.data_sources.add_pandas(name="measured")
-    results = []
-    for suite in (s for s in SUITES if s.name in names):
-        try:
-            results.append(_validate(context, suite, settings, gx_run))
-        except Exception as exc:  # a suite that cannot run is a failed suite, not a crash
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            results.append(
-                SuiteResult(
-                    suite=suite.name,
-                    expectations=0,
-                    failed=0,
-                    critical_failed=0,
-                    success=False,
-                    error=first,
-                )
-            )
-    docs, docs_seconds = None, None
+    selected = [s for s in SUITES if s.name in names]
+    results = [_validate_or_error(context, suite, settings, gx_run) for suite in selected]
+    docs, docs_seconds, docs_error = None, None, None
     if build_docs:
-        docs_clock = time.monotonic()
-        context.build_data_docs(site_names=[SITE])
-        make_offline(building, settings.jars_dir("webjars"))
-        _swap_in(building, settings.data_docs_dir)
-        docs = str(settings.data_docs_dir / "index.html")
-        docs_seconds = round(time.monotonic() - docs_clock, 3)
-    else:
-        shutil.rmtree(building, ignore_errors=True)
+        try:
+            docs, docs_seconds = _build_docs(context, building, settings)
+        except EtlError as exc:  # e.g. no WebJars: the run is still recorded, then reported
+            docs_error = exc
+    shutil.rmtree(building, ignore_errors=True)
     run = QualityRun(
         run_id=run_id,
         trigger=trigger,
@@ -194,5 +205,10 @@ def run_quality(
         docs_seconds=docs_seconds,
     )
     if record:
-        record_run(settings.warehouse_dsn(), run)
+        try:
+            record_run(settings.warehouse_dsn(), run)
+        except psycopg.Error as exc:
+            raise EtlError(f"could not record the quality run in the warehouse: {exc}") from exc
+    if docs_error is not None:
+        raise docs_error
     return run
