@@ -93,3 +93,61 @@ def test_gate_records_a_failure_and_loading_goes_on(
 
 def log_messages(loader: LoaderProcess) -> list[str]:
     return [line["msg"] for line in loader.log_lines()]
+
+
+def wait_for_gate_idle(loader: LoaderProcess, timeout_s: float = 60) -> None:
+    """Until every gate run the loader started has ended (by its log)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        messages = log_messages(loader)
+        started = messages.count("quality gate started")
+        ended = sum(
+            m.startswith(("quality gate passed", "quality gate failed", "quality gate could"))
+            for m in messages
+        )
+        if started == ended:
+            return
+        assert time.monotonic() < deadline, messages[-20:]
+        time.sleep(0.5)
+
+
+def test_gate_configured_to_pause_holds_loading_until_a_run_passes(
+    stack: Settings,
+    warehouse: psycopg.Connection,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ETL_QUALITY_GATE_EVERY_BATCHES", "1")
+    monkeypatch.setenv("ETL_QUALITY_GATE_PAUSE", "true")
+    produce(stack, change_history(random.Random(22), orders=20))
+    loader = LoaderProcess(f"pause-{uuid.uuid4().hex[:8]}", 500, tmp_path / "loader.log")
+    corrupt = (
+        "UPDATE dw.agg_daily_sales SET revenue = revenue {} 1"
+        " WHERE date_key = (SELECT min(date_key) FROM dw.agg_daily_sales)"
+    )
+    try:
+        wait_until_loaded(warehouse, stack, [loader])
+        wait_for_gate_idle(loader)  # a run started before the corruption would pass
+        warehouse.execute(corrupt.format("+"))
+        produce(stack, new_orders(300_000, 1))  # a batch: the next gate run fails
+        deadline = time.monotonic() + 120
+        while "loading paused by the quality gate (ETL_QUALITY_GATE_PAUSE)" not in log_messages(
+            loader
+        ):
+            assert time.monotonic() < deadline, log_messages(loader)[-20:]
+            time.sleep(0.5)
+        produce(stack, new_orders(310_000, 5))
+        time.sleep(3)
+        held = warehouse.execute(
+            "SELECT count(*) FROM dw.fact_orders WHERE order_id >= 310000"
+        ).fetchone()
+        assert held == (0,), "nothing is applied while the gate holds loading"
+        warehouse.execute(corrupt.format("-"))  # repaired: the periodic re-run passes
+        wait_until_loaded(warehouse, stack, [loader], timeout_s=180)
+        loaded = warehouse.execute(
+            "SELECT count(*) FROM dw.fact_orders WHERE order_id >= 310000"
+        ).fetchone()
+        assert loaded == (5,), "loading resumes from where it stopped, nothing lost"
+    finally:
+        assert loader.stop() == 0
+    assert "loading resumed: the quality gate passed" in log_messages(loader)
