@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from etl.quality_results import QualityRun, failures_line
@@ -38,7 +39,7 @@ def print_quality_flag(out: Console, run: QualityRun) -> None:
     else:
         out.print(
             f"data quality: [red]FAILED[/red] (run {run.run_id}, {run.trigger}, {when}): "
-            + failures_line(run),
+            + escape(failures_line(run)),
             highlight=False,
         )
 
@@ -51,11 +52,12 @@ def print_quality(out: Console, run: QualityRun) -> None:
     out.print(table)
     for s in run.suites:
         if s.error:
-            out.print(f"[red]{s.suite}[/red]: could not run: {s.error}", highlight=False)
+            out.print(f"[red]{s.suite}[/red]: could not run: {escape(s.error)}", highlight=False)
         for f in s.failed_expectations:
             what = f.description or f.expectation + (f" on {f.column}" if f.column else "")
             seen = f" ({f.observed})" if f.observed else ""
-            out.print(f"[red]{s.suite}[/red] [{f.severity}]: {what}{seen}", highlight=False)
+            severity = escape(f"[{f.severity}]")
+            out.print(f"[red]{s.suite}[/red] {severity}: {escape(what + seen)}", highlight=False)
     verdict = "[green]PASSED[/green]" if run.passed else "[red]FAILED[/red]"
     out.print(f"data quality: {verdict} in {run.seconds} s")
     if run.data_docs:
