@@ -289,6 +289,34 @@ def bench_burst(
 
 @app.command()
 @handles_errors
+def quality(
+    suites: list[str] | None = typer.Option(
+        None, "--suite", help="Run only this suite (repeatable); default: every suite."
+    ),
+    as_json: bool = JsonOption,
+    open_report: bool = typer.Option(False, "--open", help="Open the Data Docs in a browser."),
+) -> None:
+    """Validate the warehouse (GX checkpoints), build offline Data Docs, record the run; exit 1
+    when a critical expectation failed."""
+    import webbrowser
+    from pathlib import Path
+
+    from app.render import print_quality
+    from quality.runner import run_quality
+
+    with console.status("running the data quality suites..."):
+        run = run_quality(_settings(), suites)
+    if as_json:
+        print_json(run)
+    else:
+        print_quality(out, run)
+    if open_report and run.data_docs:
+        webbrowser.open(Path(run.data_docs).as_uri())
+    raise typer.Exit(0 if run.passed else 1)
+
+
+@app.command()
+@handles_errors
 def dashboard() -> None:
     """Serve the health dashboard on ETL_BIND_HOST:ETL_DASHBOARD_PORT (foreground)."""
     from app.dashboard import serve

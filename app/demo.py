@@ -1,4 +1,5 @@
-"""`make demo`: start the stack, seed orders, follow them to the warehouse, reconcile."""
+"""`make demo`: start the stack, seed orders, follow them to the warehouse, reconcile, then run
+the data quality suites and say where their report is."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from app.render import print_reconcile, print_warehouse
+from app.render import print_quality, print_reconcile, print_warehouse
 from app.seed import SeedPlan, run_seed
 from etl.settings import Settings
 from etl.source_db import current_wal_lsn, wait_for_slot
@@ -18,7 +19,7 @@ from loaders.report import warehouse_report
 
 
 def run_demo(settings: Settings, *, orders: int, seed: int, report: Report, out: Console) -> bool:
-    """Returns whether source and warehouse reconcile."""
+    """Returns whether source and warehouse reconcile and every quality suite passed."""
     result = up(settings, report)
     report("etl", f"stack healthy in {result.seconds:.1f} s")
     topics = settings.cdc_topics()
@@ -38,7 +39,21 @@ def run_demo(settings: Settings, *, orders: int, seed: int, report: Report, out:
         table.add_row(topic, str(new), str(after[topic] or 0))
     out.print(table)
     out.print("Counts include Debezium tombstones (one after each delete).")
-    return show_warehouse(settings, report, out)
+    matched = show_warehouse(settings, report, out)
+    return show_quality(settings, out) and matched
+
+
+def show_quality(settings: Settings, out: Console) -> bool:
+    """Run every quality suite (GX checkpoints), print the summary and where the report is."""
+    from quality.runner import run_quality
+
+    run = run_quality(settings, trigger="demo")
+    print_quality(out, run)
+    out.print(
+        f"Open the report: {run.data_docs} (or {settings.dashboard_url}/quality/); "
+        "`etl quality` runs the suites again."
+    )
+    return run.passed
 
 
 def show_warehouse(settings: Settings, report: Report, out: Console) -> bool:

@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from etl.quality_results import QualityRun, failures_line
 from infra.local.status import StackStatus
 from loaders.results import ReconcileResult, WarehouseReport
 
@@ -25,6 +27,41 @@ def print_status(out: Console, result: StackStatus) -> None:
             c.detail,
         )
     out.print(table)
+    if result.quality is not None:
+        print_quality_flag(out, result.quality)
+
+
+def print_quality_flag(out: Console, run: QualityRun) -> None:
+    """One line on the newest quality run (`etl status`): passed, or what failed."""
+    when = f"{run.started_at:%Y-%m-%d %H:%M:%S %Z}"
+    if run.passed:
+        out.print(f"data quality: [green]passed[/green] (run {run.run_id}, {run.trigger}, {when})")
+    else:
+        out.print(
+            f"data quality: [red]FAILED[/red] (run {run.run_id}, {run.trigger}, {when}): "
+            + escape(failures_line(run)),
+            highlight=False,
+        )
+
+
+def print_quality(out: Console, run: QualityRun) -> None:
+    table = Table("suite", "expectations", "failed", "success", title="Data quality")
+    for s in run.suites:
+        ok = "[green]yes[/green]" if s.success else "[red]NO[/red]"
+        table.add_row(s.suite, str(s.expectations), "-" if s.error else str(s.failed), ok)
+    out.print(table)
+    for s in run.suites:
+        if s.error:
+            out.print(f"[red]{s.suite}[/red]: could not run: {escape(s.error)}", highlight=False)
+        for f in s.failed_expectations:
+            what = f.description or f.expectation + (f" on {f.column}" if f.column else "")
+            seen = f" ({f.observed})" if f.observed else ""
+            severity = escape(f"[{f.severity}]")
+            out.print(f"[red]{s.suite}[/red] {severity}: {escape(what + seen)}", highlight=False)
+    verdict = "[green]PASSED[/green]" if run.passed else "[red]FAILED[/red]"
+    out.print(f"data quality: {verdict} in {run.seconds} s")
+    if run.data_docs:
+        out.print(f"report (Data Docs): {run.data_docs}", highlight=False)
 
 
 def print_reconcile(out: Console, result: ReconcileResult) -> None:

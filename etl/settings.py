@@ -24,6 +24,7 @@ JAR_DIRS: dict[str, str] = {
     "connect": "connect",
     "debezium": "plugins/debezium-connector-postgres",
     "spark": "spark",
+    "webjars": "webjars",  # Data Docs' CSS/JS (infra/jvm/webjars.xml), not a JVM component
 }
 
 #: Offsets from ETL_PORT_BASE, one per listening service.
@@ -108,6 +109,23 @@ class Settings(BaseSettings):
     loader_max_wait_ms: int = Field(default=500, ge=1)
     loader_group_id: str = "etl-warehouse-loader"
 
+    quality_gate_every_batches: int = Field(
+        default=100,
+        ge=0,
+        description="The loader runs the warehouse suites every N applied batches (0: off).",
+    )
+    quality_gate_pause: bool = Field(
+        default=False,
+        description="Pause loading while the gate's last run failed a critical expectation.",
+    )
+    quality_freshness_max_lag_s: float = Field(
+        default=300.0, gt=0, description="Newest source write minus newest applied commit, max."
+    )
+    quality_dlq_max_messages: int = Field(default=1000, ge=0, description="DLQ size bound.")
+    quality_dlq_max_share: float = Field(
+        default=0.01, ge=0, le=1, description="Bound of DLQ messages / CDC messages per table."
+    )
+
     kafka_heap: str = "512m"
     connect_heap: str = "768m"
     startup_timeout_s: float = Field(default=120.0, gt=0)
@@ -173,6 +191,15 @@ class Settings(BaseSettings):
     @property
     def checkpoints_dir(self) -> Path:
         return self.home / "checkpoints"
+
+    @property
+    def quality_dir(self) -> Path:
+        """Data Docs and GX's scratch files (`etl quality`); never in git."""
+        return self.home / "quality"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.quality_dir / "data_docs"
 
     def jars_dir(self, component: str) -> Path:
         """Where a JVM component's jars are (`etl jars` puts them there; see JAR_DIRS)."""

@@ -47,6 +47,7 @@ from etl.warehouse_db import prepare_warehouse
 from loaders.apply import BatchResult, apply_batch, connect_for_apply
 from loaders.batch import ChangeBatch
 from loaders.offsets import Fenced, stored_offsets
+from loaders.quality_gate import QualityGate
 
 log = logging.getLogger("loaders")
 IDLE_PROGRESS_S = 5.0
@@ -90,6 +91,7 @@ class LoaderService:
         self.consumer = Consumer(
             consumer_config(settings, self.loader_id), logger=logging.getLogger("rdkafka")
         )
+        self.gate = QualityGate(settings)
 
     # ---- rebalance callbacks: run inside consume(), between batches ----
     def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -136,12 +138,17 @@ class LoaderService:
         )
         try:
             while not self.stopping:
+                if self.gate.holds(self.consumer):
+                    time.sleep(self.settings.loader_max_wait_ms / 1000)
+                    self.write_progress()
+                    continue
                 batch = self.collect()
                 if batch.offsets:
                     self.load(batch)
                 elif time.monotonic() - self.last_progress > IDLE_PROGRESS_S:
                     self.write_progress()
         finally:
+            self.gate.close()
             self.consumer.close()  # leaves the group: the partitions move on at once
             self.write_progress()
             self.conn.close()
@@ -242,6 +249,7 @@ class LoaderService:
         self.last_batch = result
         log.info("batch applied", extra=result.model_dump())
         self.write_progress()
+        self.gate.batch_applied()
 
     def lag(self) -> LoaderLag:
         partitions: dict[str, int | None] = {}

@@ -1,6 +1,6 @@
 """Shared test set-up: fixtures live in tests/fixtures/ and are registered here."""
 
-pytest_plugins = ["tests.fixtures.stack", "tests.fixtures.postgres"]
+pytest_plugins = ["tests.fixtures.stack", "tests.fixtures.postgres", "tests.fixtures.quality"]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -17,19 +17,25 @@ from etl.settings import JAR_DIRS, Settings
 from infra.local.prereqs import maven_binary
 
 POM = Path(__file__).resolve().parent.parent / "jvm" / "pom.xml"
+#: Components with a POM of their own (no profile): Data Docs' WebJars.
+OWN_POMS: dict[str, Path] = {"webjars": POM.with_name("webjars.xml")}
 
 #: The POM's profiles, one per JVM component; each lands in `Settings.jars_dir(component)`.
 COMPONENTS: tuple[str, ...] = tuple(JAR_DIRS)
 _STAMP = ".pom-sha256"
 
 
-def _pom_hash() -> str:
-    return hashlib.sha256(POM.read_bytes()).hexdigest()
+def _pom(component: str) -> Path:
+    return OWN_POMS.get(component, POM)
+
+
+def _pom_hash(component: str) -> str:
+    return hashlib.sha256(_pom(component).read_bytes()).hexdigest()
 
 
 def jars_current(settings: Settings, component: str) -> bool:
     stamp = settings.jars_dir(component) / _STAMP
-    return stamp.exists() and stamp.read_text().strip() == _pom_hash()
+    return stamp.exists() and stamp.read_text().strip() == _pom_hash(component)
 
 
 def resolve_jars(settings: Settings, component: str) -> Path:
@@ -44,9 +50,8 @@ def resolve_jars(settings: Settings, component: str) -> Path:
         "-B",
         "-q",
         "-f",
-        str(POM),
-        "-P",
-        component,
+        str(_pom(component)),
+        *([] if component in OWN_POMS else ["-P", component]),
         "dependency:copy-dependencies",
         f"-DoutputDirectory={staging}",
     ]
@@ -54,7 +59,7 @@ def resolve_jars(settings: Settings, component: str) -> Path:
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
         raise PrerequisiteMissing(f"Maven could not resolve the {component} jars:\n{tail}")
-    (staging / _STAMP).write_text(_pom_hash())
+    (staging / _STAMP).write_text(_pom_hash(component))
     shutil.rmtree(target, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging.rename(target)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# System prerequisites of the local stack: Python 3.11+, Java 17+, Maven, PostgreSQL server.
+# System prerequisites of the local stack: Python 3.11+, Java 17+, Maven, PostgreSQL server,
+# and Chromium (the Data Docs test opens the quality report in headless Debian chromium).
 # Installs what is missing with apt when run as root; otherwise prints the one command to run.
 set -euo pipefail
 
@@ -19,9 +20,10 @@ python_ok || missing+=("python3 python3-venv")
 java_ok || missing+=("openjdk-17-jre-headless")
 command -v mvn >/dev/null || missing+=("maven")
 pg_ok || missing+=("postgresql")
+command -v chromium >/dev/null || missing+=("chromium")
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "prerequisites: ok (python, java 17+, maven, postgresql server)"
+  echo "prerequisites: ok (python, java 17+, maven, postgresql server, chromium)"
   exit 0
 fi
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

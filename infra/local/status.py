@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from etl.quality_results import QualityRun, last_run
 from etl.settings import Settings
 from infra.local.supervisor import Supervisor, program_log_path
 from infra.services import SERVICES, Service
@@ -34,8 +35,20 @@ class ComponentStatus(BaseModel):
 
 
 class StackStatus(BaseModel):
+    """`healthy` is about the services; `quality` (the newest quality run, None: none or the
+    warehouse is down) is reported beside it, so a failed expectation is flagged, not hidden,
+    without turning a running pipeline "unhealthy"."""
+
     healthy: bool
     components: list[ComponentStatus]
+    quality: QualityRun | None = None
+
+
+def newest_quality_run(settings: Settings) -> QualityRun | None:
+    try:
+        return last_run(settings.warehouse_dsn())
+    except Exception:  # warehouse down or not migrated: its own component says so
+        return None
 
 
 def component_status(
@@ -79,4 +92,8 @@ def status(settings: Settings) -> StackStatus:
     sup = Supervisor(settings)
     running = sup.is_running()
     components = [component_status(settings, sup, running, spec) for spec in SERVICES]
-    return StackStatus(healthy=all(c.state == "healthy" for c in components), components=components)
+    return StackStatus(
+        healthy=all(c.state == "healthy" for c in components),
+        components=components,
+        quality=newest_quality_run(settings),
+    )

@@ -8,7 +8,8 @@ An empty array means the record is good. Checks, in the order their violations a
 - `envelope.row`: c/u/r carry `after`, d carries `before`;
 - `required`, `type`: every column present and in its Debezium encoding (for key-only deletes,
   just the key columns);
-- the business rules of `jobs.transform.rules`, on full rows only.
+- the business rules of `etl.rules` (declared once, also checked in the warehouse), on full
+  rows only.
 
 No Python UDFs: everything runs inside the JVM, so validation costs no serialisation to Python.
 The list of violations is built only for records that fail a check: building it takes a
@@ -27,7 +28,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, DecimalType, IntegerType, LongType, TimestampType
 
-from jobs.transform.rules import rules_for
+from jobs.transform.rules import holds, rules_for
 from jobs.transform.schemas import TABLE_COLUMNS, key_columns
 
 OPS: tuple[str, ...] = ("c", "u", "d", "r")
@@ -126,7 +127,7 @@ def _column_checks(table: str) -> list[Check]:
         label = F.concat(row_name, F.lit(f".{rule.column} {rule.expectation}, got "))
         checks.append(
             Check(
-                raw.isNotNull() & ~key_only & value.isNotNull() & ~rule.holds(value),
+                raw.isNotNull() & ~key_only & value.isNotNull() & ~holds(rule.check, value),
                 rule.name,
                 F.concat(label, _shown(value)),
             )

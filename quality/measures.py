@@ -1,0 +1,122 @@
+"""The small tables the freshness and DLQ suites validate, measured outside the warehouse.
+
+Freshness compares two clocks of the same commits: the newest write the source holds
+(`updated_at` of its tables) and the newest source commit the warehouse has applied. Their
+difference is how far the warehouse is behind *while the source is being written*; an idle
+source whose last change has arrived gives 0, however old that change is.
+
+The DLQ figures come from Kafka: messages on the DLQ topic per table (the dead letter's
+`entity`), against the messages on that table's CDC topic.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pandas as pd
+import psycopg
+from confluent_kafka import Consumer, TopicPartition
+
+from etl.settings import Settings
+from etl.tables import CAPTURED, CAPTURED_TABLES
+from etl.topics import PROBE_GROUP, message_counts, watermarks
+
+#: Reading more dead letters than this to attribute them to tables is not worth it: the count
+#: bound has failed long before.
+MAX_DLQ_READ = 100_000
+
+_NEWEST_APPLIED = """
+SELECT max(t) FROM (
+    SELECT max(source_committed_at) AS t FROM dw.fact_orders
+    UNION ALL SELECT max(source_committed_at) FROM dw.fact_order_items
+    UNION ALL SELECT max(source_committed_at) FROM dw.dim_customer
+    UNION ALL SELECT max(source_committed_at) FROM dw.dim_product) x
+"""
+
+
+def _newest_source_write(settings: Settings) -> datetime | None:
+    tables = [t.name for t in CAPTURED if "updated_at" in t.column_names]
+    query = " UNION ALL ".join(f"SELECT max(updated_at) AS t FROM {t}" for t in tables)
+    with psycopg.connect(settings.source_dsn(), connect_timeout=10) as conn:
+        row = conn.execute(f"SELECT max(t) FROM ({query}) x").fetchone()
+    return row[0] if row else None
+
+
+def freshness_frame(settings: Settings) -> pd.DataFrame:
+    """One row: newest_source_write, newest_applied_commit, lag_s (>= 0)."""
+    written = _newest_source_write(settings)
+    with psycopg.connect(settings.warehouse_dsn(), connect_timeout=10) as conn:
+        row = conn.execute(_NEWEST_APPLIED).fetchone()
+    applied = row[0] if row else None
+    if written is None:
+        lag = 0.0
+    elif applied is None:  # nothing arrived yet: behind by as long as the source has waited
+        lag = (datetime.now(UTC) - written).total_seconds()
+    else:
+        lag = max(0.0, (written - applied).total_seconds())
+    return pd.DataFrame(
+        {
+            "newest_source_write": [written.isoformat() if written else None],
+            "newest_applied_commit": [applied.isoformat() if applied else None],
+            "lag_s": [round(lag, 3)],
+        }
+    )
+
+
+def dead_letters_per_table(settings: Settings) -> dict[str, int]:
+    """Messages on the DLQ topic by the dead letter's `entity` ("unknown" when unreadable)."""
+    marks = watermarks(settings, [settings.dlq_topic])[settings.dlq_topic] or {}
+    todo = {p: (low, high) for p, (low, high) in marks.items() if high > low}
+    counts: dict[str, int] = {}
+    if not todo:
+        return counts
+    consumer = Consumer(
+        settings.kafka_client_config(
+            **{"group.id": PROBE_GROUP, "enable.auto.commit": False, "enable.partition.eof": True}
+        )
+    )
+    try:
+        consumer.assign(
+            [TopicPartition(settings.dlq_topic, p, low) for p, (low, _) in todo.items()]
+        )
+        remaining = {p: high for p, (_, high) in todo.items()}
+        read = 0
+        while remaining and read < MAX_DLQ_READ:
+            msg = consumer.poll(5)
+            if msg is None:
+                break
+            partition = msg.partition() or 0
+            if msg.error():  # end of a partition (enable.partition.eof) or a broken one
+                remaining.pop(partition, None)
+                continue
+            read += 1
+            try:
+                entity = str(json.loads(msg.value() or b"{}").get("entity", "unknown"))
+            except (ValueError, AttributeError):
+                entity = "unknown"
+            counts[entity] = counts.get(entity, 0) + 1
+            if (msg.offset() or 0) + 1 >= remaining.get(partition, 0):
+                remaining.pop(partition, None)
+    finally:
+        consumer.close()
+    return counts
+
+
+def dlq_frame(settings: Settings) -> pd.DataFrame:
+    """Per captured table (plus "unknown" when present): dlq_messages, cdc_messages, bad_share."""
+    dead = dead_letters_per_table(settings)
+    cdc = message_counts(settings, settings.cdc_topics())
+    rows = []
+    for table in (*CAPTURED_TABLES, *sorted(set(dead) - set(CAPTURED_TABLES))):
+        changes = cdc.get(settings.cdc_topic(table)) or 0
+        bad = dead.get(table, 0)
+        rows.append(
+            {
+                "table": table,
+                "dlq_messages": bad,
+                "cdc_messages": changes,
+                "bad_share": round(bad / max(changes, 1), 6) if bad else 0.0,
+            }
+        )
+    return pd.DataFrame(rows)
