@@ -9,6 +9,10 @@ decided here once.
 
 from __future__ import annotations
 
+import base64
+import itertools
+import uuid
+from collections.abc import Callable
 from typing import Literal
 
 from etl.settings import Settings
@@ -40,6 +44,20 @@ def postgres_server_settings(settings: Settings, role: Literal["source", "wareho
 
 
 # --------------------------------------------------------------------------- Kafka
+
+
+def kraft_cluster_id(make_uuid: Callable[[int], uuid.UUID]) -> str:
+    """A KRaft cluster id: 16 bytes as url-safe base64 without padding (22 characters).
+
+    About one UUID in 64 encodes to text starting with '-', which `kafka-storage format -t`
+    reads as an option ("expected one argument"); Kafka's own `random-uuid` never hands such an
+    id out, and neither does this: `make_uuid(attempt)` is asked again until one does not.
+    """
+    for attempt in itertools.count():
+        text = base64.urlsafe_b64encode(make_uuid(attempt).bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
+    raise AssertionError("unreachable")
 
 
 def kafka_broker_properties(

@@ -10,7 +10,6 @@ this module: PostgreSQL, Kafka, Kafka Connect, or a Python module of this projec
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import shutil
@@ -219,8 +218,7 @@ def format_kafka_storage(settings: Settings) -> bool:
     cluster_id_file = settings.data_dir / "kafka-cluster-id"
     if not cluster_id_file.exists():
         cluster_id_file.parent.mkdir(parents=True, exist_ok=True)
-        raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        cluster_id_file.write_text(raw)
+        cluster_id_file.write_text(catalog.kraft_cluster_id(lambda _attempt: uuid.uuid4()))
     cmd = [
         java_binary(),
         "-cp",
@@ -228,8 +226,8 @@ def format_kafka_storage(settings: Settings) -> bool:
         f"-Dlog4j2.configurationFile={settings.conf_dir / 'log4j2-kafka.xml'}",
         "kafka.tools.StorageTool",
         "format",
-        "-t",
-        cluster_id_file.read_text().strip(),
+        # one argument with '=': an id starting with '-' (written by older versions) still parses
+        f"--cluster-id={cluster_id_file.read_text().strip()}",
         "-c",
         str(config),
         "--ignore-formatted",

@@ -10,7 +10,6 @@ deployment, so the stack files are the whole truth.
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from etl.settings import Settings
+from infra.catalog import kraft_cluster_id
 
 #: Outside ETL_PORT_BASE's default (15430), so a local `etl up` stack and a `pulumi up` stack
 #: can run side by side on one machine.
@@ -124,8 +124,11 @@ def kafka_cluster_id(seed: str) -> str:
 
     Stable so every `pulumi up` formats and finds the same cluster on the brokers' volumes.
     """
-    raw = uuid.uuid5(uuid.NAMESPACE_URL, f"cdc-etl/{seed}").bytes
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return kraft_cluster_id(
+        lambda attempt: uuid.uuid5(
+            uuid.NAMESPACE_URL, f"cdc-etl/{seed}" + (f"/{attempt}" if attempt else "")
+        )
+    )
 
 
 def load_stack_config() -> StackConfig:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import pickle
+import uuid
 
 import dill
 import pytest
@@ -104,3 +106,25 @@ def test_kafka_cluster_id_is_stable_and_well_formed() -> None:
     )
     assert first == again != other
     assert len(first) == 22 and len(base64.urlsafe_b64decode(first + "==")) == 16
+
+
+def test_kraft_cluster_ids_never_start_with_a_dash() -> None:
+    """`kafka-storage format -t -xyz` reads the id as an option; one UUID in 64 encodes so."""
+    seeds = (f"stack-{n}" for n in itertools.count())
+    dashed = next(
+        s for s in seeds if _starts_with_dash(uuid.uuid5(uuid.NAMESPACE_URL, f"cdc-etl/{s}"))
+    )
+    cluster_id = kafka_cluster_id(dashed)
+    assert not cluster_id.startswith("-") and cluster_id == kafka_cluster_id(dashed)
+    assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
+    assert kafka_cluster_id("cdc-dev") == _encoded_text(
+        uuid.uuid5(uuid.NAMESPACE_URL, "cdc-etl/cdc-dev")
+    ), "ids of existing stacks stay what they were"
+
+
+def _encoded_text(value: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(value.bytes).decode().rstrip("=")
+
+
+def _starts_with_dash(value: uuid.UUID) -> bool:
+    return _encoded_text(value).startswith("-")
