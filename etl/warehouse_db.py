@@ -6,6 +6,10 @@ warehouse server answers) apply it, and tests reset its data tables between runs
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import psycopg
+
 from etl.migrations import SQL_ROOT, apply_migrations
 from etl.settings import Settings
 
@@ -27,3 +31,17 @@ DATA_TABLES = (
 def prepare_warehouse(settings: Settings) -> list[str]:
     """Apply the pending warehouse migrations (idempotent); return the file names applied now."""
     return [m.path.name for m in apply_migrations(settings.warehouse_dsn(), WAREHOUSE_MIGRATIONS)]
+
+
+#: Tables whose rows carry the source commit they were applied from (`source_committed_at`).
+APPLIED_TABLES = ("fact_orders", "fact_order_items", "dim_customer", "dim_product")
+
+
+def newest_applied_commit(conn: psycopg.Connection) -> datetime | None:
+    """The newest source commit the warehouse has applied, over every table the loader writes
+    (the warehouse report's end-to-end lag and the freshness suite both start from it)."""
+    union = " UNION ALL ".join(
+        f"SELECT max(source_committed_at) AS t FROM dw.{t}" for t in APPLIED_TABLES
+    )
+    row = conn.execute(f"SELECT max(t) FROM ({union}) x").fetchone()
+    return row[0] if row else None

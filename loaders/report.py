@@ -8,7 +8,7 @@ import psycopg
 
 from etl.progress import LoaderProgress
 from etl.settings import Settings
-from etl.warehouse_db import DATA_TABLES
+from etl.warehouse_db import DATA_TABLES, newest_applied_commit
 from loaders.apply import sql_file
 from loaders.results import DayRevenue, LoadTotals, WarehouseReport
 
@@ -19,14 +19,6 @@ SELECT d.full_date::text, a.orders, a.cancelled_orders, a.items, a.revenue::text
        a.avg_order_value::text
 FROM dw.agg_daily_sales a JOIN dw.dim_date d USING (date_key)
 ORDER BY d.full_date
-"""
-# newest source commit the warehouse has applied, over every table the loader writes
-_NEWEST_APPLIED = """
-SELECT max(t) FROM (
-    SELECT max(source_committed_at) AS t FROM dw.fact_orders
-    UNION ALL SELECT max(source_committed_at) FROM dw.fact_order_items
-    UNION ALL SELECT max(source_committed_at) FROM dw.dim_customer
-    UNION ALL SELECT max(source_committed_at) FROM dw.dim_product) x
 """
 _AUDIT_TOTALS = """
 SELECT count(*), coalesce(sum(rows_in), 0), coalesce(sum(applied), 0),
@@ -55,11 +47,13 @@ def warehouse_report(settings: Settings) -> WarehouseReport:
                 _REVENUE_BY_DAY
             ).fetchall()
         ]
-        newest = conn.execute(_NEWEST_APPLIED).fetchone()[0]  # type: ignore[index]
+        newest = newest_applied_commit(conn)
         batches, rows_in, applied, stale, rejected, last = conn.execute(  # type: ignore[misc]
             _AUDIT_TOTALS
         ).fetchone()
-        dangling = dict(conn.execute(sql_file("dangling_references.sql")).fetchall())
+        dangling: dict[str, int] = dict(
+            conn.execute(sql_file("dangling_references.sql")).fetchall()
+        )
     now = datetime.now(UTC)
     return WarehouseReport(
         generated_at=now.isoformat(timespec="seconds"),

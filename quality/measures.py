@@ -21,18 +21,11 @@ from confluent_kafka import Consumer, TopicPartition
 from etl.settings import Settings
 from etl.tables import CAPTURED, CAPTURED_TABLES
 from etl.topics import PROBE_GROUP, message_counts, watermarks
+from etl.warehouse_db import newest_applied_commit
 
 #: Reading more dead letters than this to attribute them to tables is not worth it: the count
 #: bound has failed long before.
 MAX_DLQ_READ = 100_000
-
-_NEWEST_APPLIED = """
-SELECT max(t) FROM (
-    SELECT max(source_committed_at) AS t FROM dw.fact_orders
-    UNION ALL SELECT max(source_committed_at) FROM dw.fact_order_items
-    UNION ALL SELECT max(source_committed_at) FROM dw.dim_customer
-    UNION ALL SELECT max(source_committed_at) FROM dw.dim_product) x
-"""
 
 
 def _newest_source_write(settings: Settings) -> datetime | None:
@@ -47,8 +40,7 @@ def freshness_frame(settings: Settings) -> pd.DataFrame:
     """One row: newest_source_write, newest_applied_commit, lag_s (>= 0)."""
     written = _newest_source_write(settings)
     with psycopg.connect(settings.warehouse_dsn(), connect_timeout=10) as conn:
-        row = conn.execute(_NEWEST_APPLIED).fetchone()
-    applied = row[0] if row else None
+        applied = newest_applied_commit(conn)
     if written is None:
         lag = 0.0
     elif applied is None:  # nothing arrived yet: behind by as long as the source has waited
