@@ -9,11 +9,22 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from etl.errors import EtlError
 from etl.settings import Settings
+from etl.tables import CAPTURED_TABLES
 
 #: (topic, partition): how offsets and positions are keyed everywhere in the project.
 TopicPartitionKey = tuple[str, int]
 #: Consumer group of the read-only probes below; they never commit, so it holds no offsets.
 PROBE_GROUP = "etl-offset-probe"
+
+
+def transform_task_slots(settings: Settings) -> int:
+    """Task slots (cores) the transform needs: real-time mode runs one long-lived task per
+    source partition at once (too few slots starve some partitions silently, Spark 4.2 does
+    not check); micro-batches share two. The local master and the Docker Spark workers are
+    sized by this one function."""
+    if settings.transform_mode != "realtime":
+        return 2
+    return len(CAPTURED_TABLES) * settings.topic_partitions
 
 
 def ensure_topics(settings: Settings, topics: list[str]) -> list[str]:

@@ -4,13 +4,11 @@ The catalog (`infra.catalog`) decides every property once; these functions only 
 property names into each image's env convention, so a container gets exactly the values the local
 runner writes into its config files. Conventions, checked against the images' own scripts:
 
-- `apache/kafka`: `KAFKA_<NAME>` where `.` -> `_`, `_` -> `__`, `-` -> `___` (its `utility` tool's
-  ConvertKey), `CLUSTER_ID` for the KRaft storage format. Its parser splits `K=V` on every `=`
-  and silently drops values containing one, so such values are refused here.
-- `quay.io/debezium/connect`: `CONNECT_<NAME>` with `.` -> `_` (no way to spell `_`); and a few
-  properties the entrypoint re-exports from short names (`BOOTSTRAP_SERVERS`, `GROUP_ID`, ...),
-  overwriting any `CONNECT_*` value given for them, so those must go by their short name.
-- `postgres`: server GUCs as `-c name=value` arguments; the superuser from `POSTGRES_*`.
+- the `jvm` image (Kafka, Connect; infra/docker/jvm/jvm-service): the whole properties file in
+  `SERVICE_PROPERTIES`, written exactly as the local runner writes it (no name mangling, so
+  every property, `_` and `=` included, can be expressed), `JAVA_HEAP`, `KAFKA_CLUSTER_ID`.
+- the `postgres` image (infra/docker/postgres/pg-entrypoint): server GUCs as `-c name=value`
+  arguments; the superuser and database from `POSTGRES_*` on the first start.
 - the project image: `ETL_*` settings (pydantic-settings) plus the `etl env` connection variables.
 """
 
@@ -19,26 +17,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urlparse
 
 from etl.settings import Settings, settings_environment
+from infra.local.services import properties_text
 from infra.pulumi.entrypoints import IMAGE_LIB_DIR, IMAGE_STATE_DIR
 
 PgRole = Literal["source", "warehouse"]
-
-#: Worker properties the Debezium Connect entrypoint sets from these short variables.
-CONNECT_SHORT_ENV: dict[str, str] = {
-    "bootstrap.servers": "BOOTSTRAP_SERVERS",
-    "group.id": "GROUP_ID",
-    "config.storage.topic": "CONFIG_STORAGE_TOPIC",
-    "offset.storage.topic": "OFFSET_STORAGE_TOPIC",
-    "status.storage.topic": "STATUS_STORAGE_TOPIC",
-    "key.converter": "KEY_CONVERTER",
-    "value.converter": "VALUE_CONVERTER",
-    "offset.flush.interval.ms": "OFFSET_FLUSH_INTERVAL_MS",
-    "rest.advertised.host.name": "ADVERTISED_HOST_NAME",
-    "rest.advertised.port": "ADVERTISED_PORT",
-}
 
 #: Settings fields the project image gets from its own environment instead of the stack.
 _CONTAINER_LOCAL_FIELDS = frozenset({"home", "lib_dir_override", "bind_host"})
@@ -79,43 +63,18 @@ def quorum_voters(settings: Settings, brokers: int) -> str:
     return ",".join(f"{n}@{broker_host(n)}:{port}" for n in range(1, brokers + 1))
 
 
-# --------------------------------------------------------------------------- Kafka
+# --------------------------------------------------------------------------- Kafka, Connect
 
 
-def kafka_env_name(prop: str) -> str:
-    """`log.dirs` -> `KAFKA_LOG_DIRS`; the inverse of the apache/kafka image's ConvertKey."""
-    return "KAFKA_" + prop.replace("_", "__").replace("-", "___").replace(".", "_").upper()
-
-
-def kafka_broker_env(props: Mapping[str, str], cluster_id: str, heap: str) -> dict[str, str]:
-    for key, value in props.items():
-        if "=" in value:
-            raise ValueError(f"broker property {key}={value!r}: the image drops values with '='")
-    env = {kafka_env_name(key): value for key, value in props.items()}
-    env["CLUSTER_ID"] = cluster_id
-    env["KAFKA_HEAP_OPTS"] = f"-Xms128m -Xmx{heap}"
-    return env
-
-
-# --------------------------------------------------------------------------- Kafka Connect
-
-
-def connect_worker_env(props: Mapping[str, str], heap: str) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for key, value in props.items():
-        if key in CONNECT_SHORT_ENV:
-            env[CONNECT_SHORT_ENV[key]] = value
-        elif "_" in key:
-            raise ValueError(f"worker property {key!r} has '_': CONNECT_* env cannot express it")
-        else:
-            env["CONNECT_" + key.replace(".", "_").upper()] = value
-    # The entrypoint also always exports rest.port/rest.host.name (defaults 8083/hostname);
-    # keep them equal to the listener so nothing contradicts `listeners`.
-    listener = urlparse(props["listeners"].split(",")[0])
-    env["REST_PORT"] = str(listener.port)
-    env["REST_HOST_NAME"] = listener.hostname or ""
-    env["HEAP_OPTS"] = f"-Xms128m -Xmx{heap}"
-    return env
+def jvm_service_env(
+    props: Mapping[str, str], heap: str, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The `jvm` image's environment: the properties the local runner writes, and the heap."""
+    return {
+        "SERVICE_PROPERTIES": properties_text(dict(props)),
+        "JAVA_HEAP": heap,
+        **(extra or {}),
+    }
 
 
 # --------------------------------------------------------------------------- PostgreSQL

@@ -1,5 +1,5 @@
 """How every container of the deployment is made: one network, a restart policy, a health check,
-log rotation, labels; and the pinned images they run.
+log rotation, labels.
 
 Components describe *what* runs (`ContainerSpec`); `service_container` decides *how*, once, so no
 component can forget a health check or a restart policy. Long-running services restart
@@ -94,11 +94,6 @@ class ContainerSpec:
     one_shot: bool = False
     wait_timeout_s: int = 180
     labels: dict[str, str] = field(default_factory=dict)
-
-
-def pull_image(name: str, ref: str, opts: pulumi.ResourceOptions) -> docker.RemoteImage:
-    """A pinned third-party image, kept locally on destroy (other stacks may use it)."""
-    return docker.RemoteImage(name, name=ref, keep_locally=True, opts=opts)
 
 
 def service_container(

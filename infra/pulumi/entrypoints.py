@@ -6,14 +6,21 @@ the local runner starts too), so the two ways to run cannot name different progr
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
+from etl.settings import JAR_DIRS
 from infra.services import Service
 
-#: In-image paths, fixed by infra/docker/Dockerfile.
+#: In-image paths, fixed by infra/docker/<image>/Dockerfile (jars laid out as `ETL_LIB_DIR`).
 APP_DIR = "/app"
 VENV_BIN = "/opt/venv/bin"
 IMAGE_LIB_DIR = "/opt/etl/lib"
 IMAGE_STATE_DIR = "/var/lib/etl"
-SPARK_JARS_DIR = f"{IMAGE_LIB_DIR}/spark"
+SPARK_JARS_DIR = f"{IMAGE_LIB_DIR}/{JAR_DIRS['spark']}"
+#: Connect's plugin.path in the `jvm` image: one folder per plugin, as locally.
+IMAGE_PLUGIN_PATH = str(PurePosixPath(IMAGE_LIB_DIR, JAR_DIRS["debezium"]).parent)
+#: The `jvm` image's health check (a broker accepts connections; Connect's REST API answers).
+JVM_HEALTH = ("/usr/local/bin/jvm-service", "health")
 
 #: Spark standalone ports. Internal to the Docker network, never published; the local runner
 #: uses `local[*]` and has no master, so these are not part of the shared catalog.

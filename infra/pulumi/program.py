@@ -4,10 +4,14 @@ Kept out of `__main__.py` so tests (and other programs) can call it once per sta
 Order of creation follows dependencies only: images and the network, databases and brokers in
 parallel, then the one-shot tasks, Spark, the app containers, and last the connector (it needs
 the source database's replication role and publication, made by `source-init`).
+
+Every image is the project's own, built from its staged context (`infra.docker.contexts`) on one
+pinned Debian base; containers run the built image's id, so a rebuild replaces them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pulumi
@@ -26,33 +30,36 @@ from infra.pulumi.components import (
     SparkClusterArgs,
 )
 from infra.pulumi.container_env import NetworkHosts
-from infra.pulumi.containers import Deployment, pull_image
+from infra.pulumi.containers import Deployment
 from infra.pulumi.passwords import stack_password
 from infra.pulumi.stack_config import StackConfig, with_passwords
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DOCKERFILE = REPO_ROOT / "infra" / "docker" / "Dockerfile"
 
-
-def project_image(cfg: StackConfig) -> docker.Image:
-    """The project's own image, built from the repository (never pushed: a local deployment)."""
-    return docker.Image(
-        "app-image",
-        image_name=f"cdc-etl:{cfg.images.app_tag}",
-        build=docker.DockerBuildArgs(context=str(REPO_ROOT), dockerfile=str(DOCKERFILE)),
+def build_image(cfg: StackConfig, image: str, context: Path) -> pulumi.Output[str]:
+    """One of the project's images (infra/docker/<image>), built from its staged context on the
+    stack's base image and never pushed; returns what containers run: the built image's id
+    (a local image's repo digest), so a rebuild replaces the containers."""
+    built = docker.Image(
+        f"{image}-image",
+        image_name=cfg.images.name(image),
+        build=docker.DockerBuildArgs(
+            context=str(context),
+            dockerfile=str(context / "Dockerfile"),
+            args={"BASE_IMAGE": cfg.images.base},
+        ),
         skip_push=True,
     )
+    return built.repo_digest
 
 
-def deploy(cfg: StackConfig) -> dict[str, pulumi.Input[object]]:
+def deploy(cfg: StackConfig, contexts: Mapping[str, Path]) -> dict[str, pulumi.Input[object]]:
+    """`contexts`: image name -> build context (`infra.docker.contexts.stage` or `.plan`)."""
     settings = cfg.settings
     network = docker.Network("network", name=f"{cfg.name_prefix}-net", driver="bridge")
     deployment = Deployment(cfg.name_prefix, network.name, cfg.host_ip)
-    image_opts = pulumi.ResourceOptions()
-    postgres_image = pull_image("postgres-image", cfg.images.postgres, image_opts).image_id
-    app = project_image(cfg)
-    # Local-only image: repo_digest is the built image's ID, so a rebuild replaces the containers.
-    app_image = app.repo_digest
+    postgres_image = build_image(cfg, "postgres", contexts["postgres"])
+    jvm_image = build_image(cfg, "jvm", contexts["jvm"])
+    app_image = build_image(cfg, "app", contexts["app"])
 
     db_password = stack_password("dbPassword", "db-password")
     replication_password = stack_password("replicationPassword", "replication-password")
@@ -75,7 +82,7 @@ def deploy(cfg: StackConfig) -> dict[str, pulumi.Input[object]]:
         "kafka",
         KafkaClusterArgs(
             settings=settings,
-            image=pull_image("kafka-image", cfg.images.kafka, image_opts).image_id,
+            image=jvm_image,
             deployment=deployment,
             cluster_id=cfg.kafka_cluster_id,
             brokers=cfg.brokers,
@@ -88,7 +95,7 @@ def deploy(cfg: StackConfig) -> dict[str, pulumi.Input[object]]:
             image=app_image,
             deployment=deployment,
             workers=cfg.spark_workers,
-            worker_cores=cfg.spark_worker_cores,
+            worker_cores=cfg.worker_cores,
             worker_memory=cfg.spark_worker_memory,
         ),
     )
@@ -113,7 +120,7 @@ def deploy(cfg: StackConfig) -> dict[str, pulumi.Input[object]]:
         "connect",
         DebeziumConnectArgs(
             settings=settings,
-            image=pull_image("connect-image", cfg.images.connect, image_opts).image_id,
+            image=jvm_image,
             deployment=deployment,
             bootstrap_servers=kafka.bootstrap_servers,
             source_db_host=hosts.source_db,

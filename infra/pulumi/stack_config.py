@@ -10,6 +10,7 @@ deployment, so the stack files are the whole truth.
 
 from __future__ import annotations
 
+import importlib.metadata
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -17,11 +18,15 @@ from typing import Any
 from pydantic import SecretStr
 
 from etl.settings import Settings
+from etl.topics import transform_task_slots
 from infra.catalog import kraft_cluster_id
+from infra.docker.base import PINNED_BASE
 
 #: Outside ETL_PORT_BASE's default (15430), so a local `etl up` stack and a `pulumi up` stack
 #: can run side by side on one machine.
 DEFAULT_PORT_BASE = 16430
+#: The project's version (pyproject.toml): what the images are tagged unless `imageTag` says.
+DEFAULT_IMAGE_TAG = importlib.metadata.version("cdc-etl")
 
 
 class StackConfigError(ValueError):
@@ -30,22 +35,20 @@ class StackConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Images:
-    """Third-party images, each pinned by tag; and the tag of the project's own image."""
+    """The images are the project's own (infra/docker/), built from one pinned Debian `base`,
+    all tagged `tag`; no third-party image runs."""
 
-    postgres: str
-    kafka: str
-    connect: str
-    app_tag: str
+    base: str
+    tag: str
 
     def __post_init__(self) -> None:
-        for key, ref in (
-            ("postgresImage", self.postgres),
-            ("kafkaImage", self.kafka),
-            ("connectImage", self.connect),
-        ):
-            require_pinned(key, ref)
-        if not self.app_tag or self.app_tag == "latest":
-            raise StackConfigError("appImageTag must be a version, not empty or `latest`")
+        require_pinned("baseImage", self.base)
+        if not self.tag or self.tag == "latest":
+            raise StackConfigError("imageTag must be a version, not empty or `latest`")
+
+    def name(self, image: str) -> str:
+        """`cdc-etl-<image>:<tag>`, e.g. `cdc-etl-jvm:0.1.0`."""
+        return f"cdc-etl-{image}:{self.tag}"
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,8 @@ class StackConfig:
     name_prefix: str
     brokers: int = 1
     spark_workers: int = 1
-    spark_worker_cores: int = 1
+    #: task slots per worker; None: enough for the transform (`etl.topics.transform_task_slots`)
+    spark_worker_cores: int | None = None
     spark_worker_memory: str = "1g"
     loaders: int = 1
     #: Host address published ports bind to. Loopback unless the operator decides otherwise.
@@ -73,12 +77,28 @@ class StackConfig:
         ):
             if value < 1:
                 raise StackConfigError(f"{key} must be at least 1, got {value}")
+        slots = transform_task_slots(self.settings)
+        if self.worker_cores * self.spark_workers < slots:
+            raise StackConfigError(
+                f"sparkWorkers={self.spark_workers} x sparkWorkerCores={self.worker_cores} gives "
+                f"the transform fewer than the {slots} task slots it needs "
+                f"(settings.transform_mode={self.settings.transform_mode}, one per source "
+                "partition in real-time mode): raise sparkWorkerCores or leave it unset"
+            )
         rf = self.settings.replication_factor
         if rf > self.brokers:
             raise StackConfigError(
                 f"settings.replication_factor={rf} needs at least {rf} brokers, "
                 f"but brokers={self.brokers}: raise `brokers` or lower the factor"
             )
+
+    @property
+    def worker_cores(self) -> int:
+        """Cores (task slots) each Spark worker offers: the config value, or an even share of
+        the transform's slots. Slots, not CPUs: real-time tasks mostly wait on Kafka."""
+        if self.spark_worker_cores is not None:
+            return self.spark_worker_cores
+        return -(-transform_task_slots(self.settings) // self.spark_workers)
 
 
 def require_pinned(key: str, ref: str) -> str:
@@ -142,10 +162,8 @@ def load_stack_config() -> StackConfig:
         **(config.get_object("settings") or {}),
     }
     images = Images(
-        postgres=config.require("postgresImage"),
-        kafka=config.require("kafkaImage"),
-        connect=config.require("connectImage"),
-        app_tag=config.require("appImageTag"),
+        base=config.get("baseImage") or PINNED_BASE,
+        tag=config.get("imageTag") or DEFAULT_IMAGE_TAG,
     )
     prefix = config.get("namePrefix") or f"cdc-{stack}"
     return StackConfig(
@@ -154,7 +172,7 @@ def load_stack_config() -> StackConfig:
         name_prefix=prefix,
         brokers=config.get_int("brokers") or 1,
         spark_workers=config.get_int("sparkWorkers") or 1,
-        spark_worker_cores=config.get_int("sparkWorkerCores") or 1,
+        spark_worker_cores=config.get_int("sparkWorkerCores"),
         spark_worker_memory=config.get("sparkWorkerMemory") or "1g",
         loaders=config.get_int("loaders") or 1,
         host_ip=config.get("hostIp") or "127.0.0.1",

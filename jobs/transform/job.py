@@ -35,7 +35,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from etl.settings import Settings
-from etl.topics import ensure_topics
+from etl.topics import ensure_topics, transform_task_slots
 from jobs.transform.progress import OUTPUT_METRICS, ProgressReporter
 from jobs.transform.route import TopicMap, route_tables
 from jobs.transform.session import build_spark_session, spark_jars
@@ -110,15 +110,6 @@ def start_transform(
     return writer.start()
 
 
-def task_slots(settings: Settings, topics: TopicMap) -> int:
-    """Cores the local master needs: real-time mode runs one long-lived task per source
-    partition at once (too few slots starve some partitions silently, Spark 4.2 does not
-    check); micro-batches share two."""
-    if settings.transform_mode != "realtime":
-        return 2
-    return len(topics.curated) * settings.topic_partitions
-
-
 def stop_gracefully(
     query: StreamingQuery, *, realtime: bool = False, grace_s: float = STOP_GRACE_S
 ) -> None:
@@ -149,7 +140,7 @@ def run(settings: Settings) -> int:
     signal.signal(signal.SIGINT, request_stop)
     topics = TopicMap.from_settings(settings)
     spark = build_spark_session(
-        settings, jars=spark_jars(settings), master=f"local[{task_slots(settings, topics)}]"
+        settings, jars=spark_jars(settings), master=f"local[{transform_task_slots(settings)}]"
     )
     try:
         query = start_transform(spark, settings, topics)

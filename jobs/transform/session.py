@@ -33,6 +33,12 @@ def spark_jars(settings: Settings) -> list[Path]:
     return jars
 
 
+def submitted_by_spark_submit() -> bool:
+    """True when this Python driver was started by spark-submit, whose JVM is already up and
+    hands its gateway to Python (PythonRunner sets PYSPARK_GATEWAY_PORT)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
 def build_spark_session(
     settings: Settings,
     *,
@@ -41,13 +47,20 @@ def build_spark_session(
     master: str = DEFAULT_MASTER,
 ) -> SparkSession:
     """A SparkSession bound to `settings.bind_host`, UI off, UTC session time zone."""
-    os.environ["SPARK_LOCAL_IP"] = settings.bind_host
+    builder = SparkSession.builder.appName(app_name)
+    if not submitted_by_spark_submit():
+        # The local default: a driver of our own on loopback. Under spark-submit, the master and
+        # the driver's addresses are spark-submit's (`--master spark://...`, `--conf`): setting
+        # them here would override them and keep the job off the cluster's workers.
+        os.environ["SPARK_LOCAL_IP"] = settings.bind_host
+        builder = (
+            builder.master(master)
+            .config("spark.driver.memory", settings.spark_driver_memory)
+            .config("spark.driver.host", settings.bind_host)
+            .config("spark.driver.bindAddress", settings.bind_host)
+        )
     builder = (
-        SparkSession.builder.master(master)
-        .appName(app_name)
-        .config("spark.driver.memory", settings.spark_driver_memory)
-        .config("spark.driver.host", settings.bind_host)
-        .config("spark.driver.bindAddress", settings.bind_host)
+        builder
         # No UI: one less listening port (4040 is a well-known one), and nothing reads it.
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")

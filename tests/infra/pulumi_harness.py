@@ -14,7 +14,6 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = "cdc-etl"
 CONTAINER = "docker:index/container:Container"
-REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 IMAGE = "docker:index/image:Image"
 VOLUME = "docker:index/volume:Volume"
 NETWORK = "docker:index/network:Network"
@@ -54,10 +53,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         outputs = dict(args.inputs)
-        if args.typ == REMOTE_IMAGE:
-            outputs["imageId"] = fake_digest(args.inputs["name"])
-            outputs["repoDigest"] = f"{args.inputs['name']}@{fake_digest(args.inputs['name'])}"
-        elif args.typ == IMAGE:
+        if args.typ == IMAGE:
             outputs["repoDigest"] = fake_digest(args.inputs["imageName"])
         elif args.typ == CONTAINER:
             outputs["exitCode"] = 0
@@ -94,19 +90,31 @@ class ProgramRun:
     def env(self, service: str) -> dict[str, str]:
         return dict(e.split("=", 1) for e in reveal(self.containers()[service]["envs"]))
 
+    def properties(self, service: str) -> dict[str, str]:
+        """A `jvm` image container's properties file (its `SERVICE_PROPERTIES`)."""
+        text = self.env(service)["SERVICE_PROPERTIES"]
+        return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
     def connector_inputs(self) -> dict[str, Any]:
         [connector] = [r for r in self.mocks.of_type(DYNAMIC) if "connector_name" in r.inputs]
         return {key: reveal(value) for key, value in connector.inputs.items()}
 
 
 def run_program(
-    stack: str, overrides: dict[str, Any] | None = None, secrets: dict[str, str] | None = None
+    stack: str,
+    overrides: dict[str, Any] | None = None,
+    secrets: dict[str, str] | None = None,
+    *,
+    mocks: RecordingMocks | None = None,
+    stage_images: bool = False,
 ) -> ProgramRun:
-    """Run `deploy(load_stack_config())` for `stack` under fresh mocks; resolve its outputs."""
+    """Run the program (`deploy`) for `stack` under `mocks` (fresh recording ones by default);
+    resolve its outputs. Image contexts are only named (`plan`) unless `stage_images`."""
+    from infra.docker.contexts import plan, stage
     from infra.pulumi.program import deploy
     from infra.pulumi.stack_config import load_stack_config
 
-    mocks = RecordingMocks()
+    mocks = mocks or RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
     config = stack_config(stack)
     for key, value in (overrides or {}).items():
@@ -120,7 +128,8 @@ def run_program(
 
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:
-        outputs = deploy(load_stack_config())
+        cfg = load_stack_config()
+        outputs = deploy(cfg, (stage if stage_images else plan)(cfg.settings))
         names = list(outputs)
 
         async def secretness() -> dict[str, bool]:

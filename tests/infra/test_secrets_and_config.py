@@ -11,6 +11,8 @@ import dill
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
+from etl.topics import transform_task_slots
+from infra.docker.base import PINNED_BASE
 from infra.pulumi.connector_provider import ConnectorProvider
 from infra.pulumi.stack_config import (
     Images,
@@ -23,9 +25,7 @@ from tests.infra.pulumi_harness import CONTAINER, DYNAMIC, ProgramRun, is_secret
 
 pytestmark = pytest.mark.infra
 
-PINNED = Images(
-    "postgres:15.13-bookworm", "apache/kafka:4.3.1", "quay.io/debezium/connect:3.6.1.Final", "0.1.0"
-)
+PINNED = Images(PINNED_BASE, "0.1.0")
 
 
 def test_dsn_outputs_are_secret_and_addresses_are_not(dev_run: ProgramRun) -> None:
@@ -73,10 +73,18 @@ def test_the_connector_provider_survives_pulumis_serialisation() -> None:
     assert pickle.DEFAULT_PROTOCOL >= 4
 
 
-@pytest.mark.parametrize("ref", ["postgres", "postgres:latest", "apache/kafka", "x/y:latest"])
-def test_unpinned_images_are_refused(ref: str) -> None:
-    with pytest.raises(StackConfigError, match="not pinned"):
-        Images(ref, "apache/kafka:4.3.1", "quay.io/debezium/connect:3.6.1.Final", "0.1.0")
+@pytest.mark.parametrize("ref", ["debian", "debian:latest", "library/debian", "x/y:latest"])
+def test_an_unpinned_base_image_is_refused(ref: str) -> None:
+    with pytest.raises(StackConfigError, match=r"baseImage.*not pinned"):
+        Images(ref, "0.1.0")
+
+
+def test_too_few_spark_cores_for_the_real_time_transform_name_the_keys() -> None:
+    settings = settings_from({})  # real-time mode: one task slot per source partition
+    with pytest.raises(StackConfigError, match="sparkWorkerCores"):
+        StackConfig(settings=settings, images=PINNED, name_prefix="t", spark_worker_cores=1)
+    sized = StackConfig(settings=settings, images=PINNED, name_prefix="t", spark_workers=2)
+    assert sized.worker_cores * 2 >= transform_task_slots(settings)
 
 
 def test_replication_factor_needs_enough_brokers() -> None:

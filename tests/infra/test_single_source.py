@@ -1,14 +1,14 @@
 """One source of truth: what the containers get equals what the local runner uses.
 
 Each comparison rebuilds the expected values from `infra.catalog` / `infra.local.services` for the
-same settings, and decodes the container env the way the image itself does (ports of the images'
-own env-to-property rules), so a wrong env spelling would fail here, not in a container at night.
+same settings, and decodes the container env the way the image itself does (the `jvm` image
+writes `SERVICE_PROPERTIES` as its properties file), so a wrong value fails here, not in a
+container at night.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -37,97 +37,17 @@ def stack_settings(stack: str, **extra: Any) -> Settings:
     return settings_from({"port_base": DEFAULT_PORT_BASE, **raw["cdc-etl:settings"], **extra})
 
 
-def kafka_image_property(env_name: str) -> str:
-    """The apache/kafka image's ConvertKey (docker/resources/utility/utility.go), ported."""
-    key = env_name.removeprefix("KAFKA_")
-    key = re.sub(r"[^_]_[^_]", lambda m: m.group(0).replace("_", "."), key)
-    return key.replace("___", "-").replace("__", "_").lower()
+def image_properties(env: dict[str, str]) -> dict[str, str]:
+    """The properties file the `jvm` image's entrypoint writes: `SERVICE_PROPERTIES` verbatim."""
+    return parse_properties(env["SERVICE_PROPERTIES"])
 
 
-#: configureDefaults of the apache/kafka image: applied to every one of these left unset.
-KAFKA_IMAGE_DEFAULTS = {
-    "CLUSTER_ID": "5L6g3nShT-eMCtK--X86sw",
-    "KAFKA_NODE_ID": "1",
-    "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": (
-        "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT"
-    ),
-    "KAFKA_LISTENERS": "PLAINTEXT://localhost:29092,CONTROLLER://localhost:29093",
-    "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://localhost:29092",
-    "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
-    "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
-    "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
-    "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
-    "KAFKA_PROCESS_ROLES": "broker,controller",
-    "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:29093",
-    "KAFKA_INTER_BROKER_LISTENER_NAME": "PLAINTEXT",
-    "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
-    "KAFKA_LOG_DIRS": "/tmp/kraft-combined-logs",
-}
-
-
-def kafka_image_properties(env: dict[str, str]) -> dict[str, str]:
-    """server.properties as the image renders it from the container env (defaults included)."""
-    effective = {**KAFKA_IMAGE_DEFAULTS, **env}
-    skip = {"KAFKA_HEAP_OPTS"}
-    return {
-        kafka_image_property(k): v
-        for k, v in effective.items()
-        if k.startswith("KAFKA_") and k not in skip
-    }
-
-
-#: The Debezium connect entrypoint's short variables -> the CONNECT_* it always exports from
-#: them (overwriting a CONNECT_* given directly), and their defaults.
-DEBEZIUM_SHORT = {
-    "BOOTSTRAP_SERVERS": "CONNECT_BOOTSTRAP_SERVERS",
-    "GROUP_ID": "CONNECT_GROUP_ID",
-    "CONFIG_STORAGE_TOPIC": "CONNECT_CONFIG_STORAGE_TOPIC",
-    "OFFSET_STORAGE_TOPIC": "CONNECT_OFFSET_STORAGE_TOPIC",
-    "STATUS_STORAGE_TOPIC": "CONNECT_STATUS_STORAGE_TOPIC",
-    "KEY_CONVERTER": "CONNECT_KEY_CONVERTER",
-    "VALUE_CONVERTER": "CONNECT_VALUE_CONVERTER",
-    "OFFSET_FLUSH_INTERVAL_MS": "CONNECT_OFFSET_FLUSH_INTERVAL_MS",
-    "OFFSET_FLUSH_TIMEOUT_MS": "CONNECT_OFFSET_FLUSH_TIMEOUT_MS",
-    "SHUTDOWN_TIMEOUT": "CONNECT_TASK_SHUTDOWN_GRACEFUL_TIMEOUT_MS",
-    "ADVERTISED_HOST_NAME": "CONNECT_REST_ADVERTISED_HOST_NAME",
-    "ADVERTISED_PORT": "CONNECT_REST_ADVERTISED_PORT",
-    "REST_PORT": "CONNECT_REST_PORT",
-    "REST_HOST_NAME": "CONNECT_REST_HOST_NAME",
-}
-_JSON = "org.apache.kafka.connect.json.JsonConverter"
-DEBEZIUM_DEFAULTS = {
-    "REST_PORT": "8083",
-    "REST_HOST_NAME": "<container ip>",
-    "ADVERTISED_PORT": "8083",
-    "ADVERTISED_HOST_NAME": "<container ip>",
-    "GROUP_ID": "1",
-    "OFFSET_FLUSH_INTERVAL_MS": "60000",
-    "OFFSET_FLUSH_TIMEOUT_MS": "5000",
-    "SHUTDOWN_TIMEOUT": "10000",
-    "KEY_CONVERTER": _JSON,
-    "VALUE_CONVERTER": _JSON,
-    "CONFIG_STORAGE_TOPIC": "",
-    "OFFSET_STORAGE_TOPIC": "",
-}
-#: Properties only the entrypoint adds (not in the catalog).
-DEBEZIUM_EXTRAS = {
-    "rest.port",
-    "rest.host.name",
-    "offset.flush.timeout.ms",
-    "task.shutdown.graceful.timeout.ms",
-}
-
-
-def debezium_image_properties(env: dict[str, str]) -> dict[str, str]:
-    """What the debezium/connect entrypoint writes into connect-distributed.properties."""
-    exported = {k: v for k, v in env.items() if k.startswith("CONNECT_")}
-    short = {**DEBEZIUM_DEFAULTS, **{k: v for k, v in env.items() if k in DEBEZIUM_SHORT}}
-    exported |= {DEBEZIUM_SHORT[k]: v for k, v in short.items()}
-    return {k.removeprefix("CONNECT_").lower().replace("_", "."): v for k, v in exported.items()}
+def parse_properties(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
 def read_properties(path: Path) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return parse_properties(path.read_text())
 
 
 def local_settings(stack: str, tmp_path: Path) -> Settings:
@@ -151,7 +71,7 @@ def test_broker_env_decodes_to_the_catalog_and_local_properties(
     )
     local_props = read_properties(local.kafka_config_path(local_settings(stack, tmp_path)))
     for node_id, service in enumerate(brokers, start=1):
-        seen = kafka_image_properties(run.env(service))
+        seen = image_properties(run.env(service))
         assert seen == catalog.kafka_broker_properties(
             settings,
             node_id=node_id,
@@ -171,14 +91,14 @@ def test_connect_env_decodes_to_the_local_worker_properties(
     stack: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     run: ProgramRun = request.getfixturevalue(f"{stack}_run")
-    seen = debezium_image_properties(run.env("connect"))
+    seen = image_properties(run.env("connect"))
     local.connect_program(local_settings(stack, tmp_path))
     local_props = read_properties(tmp_path / "conf" / "connect" / "connect-distributed.properties")
-    assert set(seen) - DEBEZIUM_EXTRAS == set(local_props)
+    assert set(seen) == set(local_props)
     differing = {k for k in local_props if seen[k] != local_props[k]}
     assert differing <= CONNECT_PLACEMENT, differing
     assert seen["bootstrap.servers"] == run.outputs["kafkaBootstrapServers"]
-    assert seen["listeners"] == f"http://connect:{seen['rest.port']}"
+    assert seen["listeners"] == f"http://connect:{run.outputs['connectUrl'].rsplit(':', 1)[1]}"
 
 
 def test_connector_config_is_the_catalogs_with_the_network_host(configured_run: ProgramRun) -> None:

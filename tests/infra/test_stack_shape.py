@@ -7,12 +7,12 @@ from collections import Counter
 
 import pytest
 
+from infra.docker.base import PINNED_BASE
 from tests.infra.pulumi_harness import (
     CONTAINER,
     DYNAMIC,
     IMAGE,
     NETWORK,
-    REMOTE_IMAGE,
     REPO,
     VOLUME,
     ProgramRun,
@@ -41,8 +41,7 @@ def test_dev_stack_creates_exactly_the_expected_resources(dev_run: ProgramRun) -
     registered = Counter(r.typ for r in dev_run.mocks.resources)
     assert registered == {
         NETWORK: 1,
-        IMAGE: 1,
-        REMOTE_IMAGE: 3,
+        IMAGE: 3,
         VOLUME: 4,
         CONTAINER: 11,
         DYNAMIC: 3,  # two generated passwords and the connector
@@ -82,14 +81,14 @@ def test_staging_scales_brokers_workers_and_loaders(staging_run: ProgramRun) -> 
     }
     assert {s for s in services if s.startswith("loader-")} == {"loader-1", "loader-2"}
     for node in (1, 2, 3):
-        env = staging_run.env(f"kafka-{node}")
-        assert env["KAFKA_NODE_ID"] == str(node)
-        assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == "3"
-        assert env["KAFKA_MIN_INSYNC_REPLICAS"] == "2"
-        assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
-        assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"].count("@") == 3
-    assert len({staging_run.env(f"kafka-{n}")["CLUSTER_ID"] for n in (1, 2, 3)}) == 1
-    assert staging_run.env("connect")["CONNECT_CONFIG_STORAGE_REPLICATION_FACTOR"] == "3"
+        props = staging_run.properties(f"kafka-{node}")
+        assert props["node.id"] == str(node)
+        assert props["default.replication.factor"] == "3"
+        assert props["min.insync.replicas"] == "2"
+        assert props["offsets.topic.replication.factor"] == "3"
+        assert props["controller.quorum.voters"].count("@") == 3
+    assert len({staging_run.env(f"kafka-{n}")["KAFKA_CLUSTER_ID"] for n in (1, 2, 3)}) == 1
+    assert staging_run.properties("connect")["config.storage.replication.factor"] == "3"
     config = staging_run.connector_inputs()["config"]
     assert config["topic.creation.default.replication.factor"] == "3"
     topics_env = staging_run.env("topics-init")
@@ -101,10 +100,16 @@ def test_staging_scales_brokers_workers_and_loaders(staging_run: ProgramRun) -> 
 
 
 def test_every_image_is_pinned(any_run: ProgramRun) -> None:
-    refs = [r.inputs["name"] for r in any_run.mocks.of_type(REMOTE_IMAGE)]
-    assert refs and all(PINNED.match(ref) for ref in refs), refs
-    [built] = any_run.mocks.of_type(IMAGE)
-    assert PINNED.match(built.inputs["imageName"])
+    built = any_run.mocks.of_type(IMAGE)
+    assert sorted(i.inputs["imageName"].split(":")[0] for i in built) == [
+        "cdc-etl-app",
+        "cdc-etl-jvm",
+        "cdc-etl-postgres",
+    ]
+    for image in built:
+        assert PINNED.match(image.inputs["imageName"])
+        # every image from the one pinned Debian base, by digest
+        assert image.inputs["build"]["args"]["BASE_IMAGE"] == PINNED_BASE
     for service, container in any_run.containers().items():
         # An image ID (content-addressed), never a moving tag.
         assert container["image"].startswith("sha256:"), service

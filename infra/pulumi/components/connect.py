@@ -19,17 +19,15 @@ import pulumi
 from etl.settings import Settings
 from infra import catalog
 from infra.pulumi.connector_provider import DebeziumConnector, DebeziumConnectorArgs
-from infra.pulumi.container_env import connect_worker_env, env_list
+from infra.pulumi.container_env import env_list, jvm_service_env
 from infra.pulumi.containers import (
     ContainerSpec,
     HealthCheck,
     ServiceArgs,
     service_container,
 )
+from infra.pulumi.entrypoints import IMAGE_PLUGIN_PATH, JVM_HEALTH
 from infra.pulumi.stack_config import with_passwords
-
-#: Where the Debezium image keeps its connector plugins (the catalog's default plugin.path).
-PLUGIN_PATH = "/kafka/connect"
 
 
 @dataclass(frozen=True)
@@ -50,7 +48,7 @@ def worker_properties(settings: Settings, bootstrap: str, host: str) -> dict[str
         bootstrap=bootstrap,
         rest_host=host,
         rest_port=settings.port("connect"),
-        plugin_path=PLUGIN_PATH,
+        plugin_path=IMAGE_PLUGIN_PATH,
     )
 
 
@@ -63,14 +61,14 @@ class DebeziumConnect(pulumi.ComponentResource):
         settings = args.settings
         port = settings.port("connect")
         props = worker_properties(settings, args.bootstrap_servers, args.service)
-        probe = ("curl", "-fsS", "-o", "/dev/null", f"http://{args.service}:{port}/connectors")
         self.container = service_container(
             name,
             ContainerSpec(
                 service=args.service,
                 image=args.image,
-                envs=env_list(connect_worker_env(props, settings.connect_heap)),
-                healthcheck=HealthCheck(probe, start_period="30s"),
+                envs=env_list(jvm_service_env(props, settings.connect_heap)),
+                command=["connect"],
+                healthcheck=HealthCheck(JVM_HEALTH, start_period="30s"),
                 published_ports=[port],
             ),
             args.deployment,

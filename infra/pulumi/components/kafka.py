@@ -1,4 +1,4 @@
-"""`KafkaCluster`: N combined broker+controller nodes in KRaft mode, official `apache/kafka` image.
+"""`KafkaCluster`: N combined broker+controller nodes in KRaft mode, the project's `jvm` image.
 
 Each node's properties come from `infra.catalog.kafka_broker_properties` (the local runner's
 function) with the node's network name, so replication factor, `min.insync.replicas`, partitions
@@ -14,17 +14,17 @@ import pulumi_docker as docker
 
 from etl.settings import Settings
 from infra import catalog
-from infra.pulumi.container_env import broker_host, env_list, kafka_broker_env, quorum_voters
+from infra.pulumi.container_env import broker_host, env_list, jvm_service_env, quorum_voters
 from infra.pulumi.containers import (
     ContainerSpec,
     HealthCheck,
     ServiceArgs,
     service_container,
 )
+from infra.pulumi.entrypoints import JVM_HEALTH
 
-#: Owned by the image's `appuser`, so a fresh named volume mounted here is writable.
+#: Owned by the image's `etl` user, so a fresh named volume mounted here is writable.
 KAFKA_LOG_DIR = "/var/lib/kafka/data"
-KAFKA_BIN = "/opt/kafka/bin"
 
 
 @dataclass(frozen=True)
@@ -65,13 +65,7 @@ class KafkaCluster(pulumi.ComponentResource):
                 opts=child,
             )
             props = broker_properties(settings, node_id, args.brokers)
-            env = kafka_broker_env(props, args.cluster_id, settings.kafka_heap)
-            # A real request (ApiVersions), not just an open port.
-            probe = (
-                f"{KAFKA_BIN}/kafka-broker-api-versions.sh",
-                "--bootstrap-server",
-                f"{host}:{port}",
-            )
+            env = jvm_service_env(props, settings.kafka_heap, {"KAFKA_CLUSTER_ID": args.cluster_id})
             self.containers.append(
                 service_container(
                     f"{name}-{node_id}",
@@ -79,8 +73,9 @@ class KafkaCluster(pulumi.ComponentResource):
                         service=host,
                         image=args.image,
                         envs=env_list(env),
+                        command=["kafka"],
                         healthcheck=HealthCheck(
-                            probe, interval="15s", timeout="20s", start_period="30s"
+                            JVM_HEALTH, interval="15s", timeout="10s", start_period="30s"
                         ),
                         volumes=[(volume.name, KAFKA_LOG_DIR)],
                     ),

@@ -8,6 +8,13 @@
   `loaders` times (`loader-1..N`, one consumer group); a service with a port publishes it on the
   deployment's host address. Each container's health check is the service's own probe.
 
+The services share one named volume at ETL_HOME (`etl-state`, also the Spark workers'): the
+transform's and loaders' progress files land in `ETL_HOME/run` as they do locally, so the
+dashboard, `etl status` and each container's health check read them unchanged. A volume rather
+than Kafka or the warehouse: the progress files are already the contract every reader uses, and
+the deployment is one Docker host (one network) by design. With several loaders the file holds
+the latest writer's figures.
+
 Every container's `ETL_*` environment is `Settings` itself (`container_env.settings_env`), so
 topic names, group ids and batch sizes are the ones the local runner uses.
 """
@@ -108,8 +115,10 @@ class PipelineApp(pulumi.ComponentResource):
                     # a listener binds every interface of its container; others name themselves
                     "0.0.0.0" if port else host,
                     service_probe(spec),
-                    # a Spark job's checkpoints: one filesystem for the driver and the executors
-                    volumes=[(args.state_volume_name, IMAGE_STATE_DIR)] if spec.spark_job else [],
+                    # ETL_HOME on the one state volume: a Spark job's checkpoints (one
+                    # filesystem for the driver and the executors) and every service's progress
+                    # file, which the dashboard reads (see module docstring)
+                    volumes=[(args.state_volume_name, IMAGE_STATE_DIR)],
                     published_ports=[port] if port else [],
                     depends_on=[*setup, *args.spark] if spec.spark_job else setup,
                 )

@@ -1,4 +1,5 @@
-"""`PostgresServer`: the source or the warehouse database, official `postgres` image."""
+"""`PostgresServer`: the source or the warehouse database, the project's `postgres` image
+(Debian's PostgreSQL 15, infra/docker/postgres)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from infra.pulumi.containers import (
 )
 from infra.pulumi.stack_config import with_passwords
 
-#: PGDATA of the official image up to major 17 (18 moved it); the named volume mounts here.
+#: PGDATA of the `postgres` image; the named volume mounts here.
 PGDATA = "/var/lib/postgresql/data"
 
 

@@ -1,0 +1,1 @@
+"""The images of the Docker deployment: their build contexts (`contexts`) and base (`base`)."""
