@@ -69,21 +69,35 @@ def kafka_broker_properties(
     controller_port: int | None = None,
     quorum_voters: str | None = None,
     log_dirs: str = "/var/lib/kafka/data",
+    host_listener: tuple[str, int] | None = None,
 ) -> dict[str, str]:
-    """KRaft broker+controller properties (combined mode, one process per node)."""
+    """KRaft broker+controller properties (combined mode, one process per node).
+
+    `host_listener` (address, port): a second client listener, `HOST`, for clients outside a
+    container network (the Docker deployment's published port): bound on every interface of
+    the container, advertised as `address:port`, which is what the host dials.
+    """
     host = host or settings.bind_host
     port = port or settings.port("kafka")
     controller_port = controller_port or settings.port("kafka_controller")
     voters = quorum_voters or f"{node_id}@{host}:{controller_port}"
+    listeners = f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}"
+    advertised = f"PLAINTEXT://{host}:{port}"
+    protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    if host_listener:
+        address, host_port = host_listener
+        listeners += f",HOST://0.0.0.0:{host_port}"
+        advertised += f",HOST://{address}:{host_port}"
+        protocols += ",HOST:PLAINTEXT"
     return {
         "process.roles": "broker,controller",
         "node.id": str(node_id),
         "controller.quorum.voters": voters,
-        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        "listeners": listeners,
+        "advertised.listeners": advertised,
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map": protocols,
         "log.dirs": log_dirs,
         "num.partitions": str(settings.topic_partitions),
         "default.replication.factor": str(settings.replication_factor),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System prerequisites of the local stack: Python 3.11+, Java 17+, Maven, PostgreSQL server,
-# and Chromium (the Data Docs test opens the quality report in headless Debian chromium).
+# Chromium (the Data Docs test opens the quality report in headless Debian chromium), and for the
+# Docker deployment (`pulumi up`, the `docker` tests) Debian's Docker Engine and debootstrap.
 # Installs what is missing with apt when run as root; otherwise prints the one command to run.
 set -euo pipefail
 
@@ -21,9 +22,11 @@ java_ok || missing+=("openjdk-17-jre-headless")
 command -v mvn >/dev/null || missing+=("maven")
 pg_ok || missing+=("postgresql")
 command -v chromium >/dev/null || missing+=("chromium")
+command -v dockerd >/dev/null || missing+=("docker.io")
+command -v debootstrap >/dev/null || missing+=("debootstrap")
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "prerequisites: ok (python, java 17+, maven, postgresql server, chromium)"
+  echo "prerequisites: ok (python, java 17+, maven, postgresql server, chromium, docker.io, debootstrap)"
   exit 0
 fi
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

@@ -35,10 +35,13 @@ class Deployment:
     def container_name(self, service: str) -> str:
         return f"{self.name_prefix}-{service}"
 
-    def host_url(self, port: int) -> str:
+    @property
+    def host_address(self) -> str:
         """How the host reaches a published port; a wildcard bind is reached via loopback."""
-        host = "127.0.0.1" if self.host_ip in ("0.0.0.0", "") else self.host_ip
-        return f"http://{host}:{port}"
+        return "127.0.0.1" if self.host_ip in ("0.0.0.0", "") else self.host_ip
+
+    def host_url(self, port: int) -> str:
+        return f"http://{self.host_address}:{port}"
 
 
 @dataclass(frozen=True)

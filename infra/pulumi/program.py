@@ -86,6 +86,7 @@ def deploy(cfg: StackConfig, contexts: Mapping[str, Path]) -> dict[str, pulumi.I
             deployment=deployment,
             cluster_id=cfg.kafka_cluster_id,
             brokers=cfg.brokers,
+            publish=cfg.publish_kafka,
         ),
     )
     hosts = NetworkHosts(kafka_brokers=kafka.hosts)
@@ -126,6 +127,7 @@ def deploy(cfg: StackConfig, contexts: Mapping[str, Path]) -> dict[str, pulumi.I
             source_db_host=hosts.source_db,
             replication_password=replication_password,
             connector_depends_on=[pipeline.source_init, *kafka.containers],
+            kafka=kafka.containers,
         ),
     )
 
@@ -165,6 +167,11 @@ def stack_outputs(
     return {
         **{name: pulumi.Output.secret(all_dsns[name]) for name in names},
         "kafkaBootstrapServers": kafka.bootstrap_servers,
+        **(
+            {"kafkaBootstrapServersFromHost": kafka.host_bootstrap_servers}
+            if cfg.publish_kafka
+            else {}
+        ),
         "connectUrl": connect.url,
         "connectUrlInNetwork": connect.network_url,
         "connectorName": connect.connector.connector_name,

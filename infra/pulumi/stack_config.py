@@ -67,6 +67,8 @@ class StackConfig:
     #: Host address published ports bind to. Loopback unless the operator decides otherwise.
     host_ip: str = "127.0.0.1"
     publish_databases: bool = False
+    #: publish each broker's host listener (port_base + 10 + node id), for tools on the host
+    publish_kafka: bool = False
     kafka_cluster_id: str = ""
 
     def __post_init__(self) -> None:
@@ -177,5 +179,6 @@ def load_stack_config() -> StackConfig:
         loaders=config.get_int("loaders") or 1,
         host_ip=config.get("hostIp") or "127.0.0.1",
         publish_databases=config.get_bool("publishDatabases") or False,
+        publish_kafka=config.get_bool("publishKafka") or False,
         kafka_cluster_id=config.get("kafkaClusterId") or kafka_cluster_id(f"{prefix}"),
     )

@@ -40,6 +40,8 @@ class DebeziumConnectArgs(ServiceArgs):
     service: str = "connect"
     #: resources the connector must wait for (the source init task: role + publication)
     connector_depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    #: the brokers, healthy before the worker starts (it stores its state in Kafka topics)
+    kafka: Sequence[pulumi.Resource] = field(default_factory=tuple)
 
 
 def worker_properties(settings: Settings, bootstrap: str, host: str) -> dict[str, str]:
@@ -57,7 +59,6 @@ class DebeziumConnect(pulumi.ComponentResource):
         self, name: str, args: DebeziumConnectArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("cdc-etl:index:DebeziumConnect", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         settings = args.settings
         port = settings.port("connect")
         props = worker_properties(settings, args.bootstrap_servers, args.service)
@@ -72,7 +73,7 @@ class DebeziumConnect(pulumi.ComponentResource):
                 published_ports=[port],
             ),
             args.deployment,
-            child,
+            pulumi.ResourceOptions(parent=self, depends_on=list(args.kafka)),
         )
         self.url = args.deployment.host_url(port)
         self.network_url = f"http://{args.service}:{port}"

@@ -31,10 +31,21 @@ KAFKA_LOG_DIR = "/var/lib/kafka/data"
 class KafkaClusterArgs(ServiceArgs):
     cluster_id: str
     brokers: int = 1
+    #: publish each broker's `HOST` listener on the deployment's host address
+    publish: bool = False
 
 
-def broker_properties(settings: Settings, node_id: int, brokers: int) -> dict[str, str]:
-    """The catalog's broker properties for one node of a `brokers`-node cluster."""
+def broker_host_port(settings: Settings, node_id: int) -> int:
+    """The host port of broker `node_id`'s published listener: port_base + 10 + node id, clear
+    of the services' own offsets (PORT_OFFSETS), one per broker."""
+    return settings.port_base + 10 + node_id
+
+
+def broker_properties(
+    settings: Settings, node_id: int, brokers: int, host_address: str | None = None
+) -> dict[str, str]:
+    """The catalog's broker properties for one node of a `brokers`-node cluster; with
+    `host_address`, plus a listener the host reaches at host_address:broker_host_port."""
     return catalog.kafka_broker_properties(
         settings,
         node_id=node_id,
@@ -43,6 +54,7 @@ def broker_properties(settings: Settings, node_id: int, brokers: int) -> dict[st
         controller_port=settings.port("kafka_controller"),
         quorum_voters=quorum_voters(settings, brokers),
         log_dirs=KAFKA_LOG_DIR,
+        host_listener=(host_address, broker_host_port(settings, node_id)) if host_address else None,
     )
 
 
@@ -64,7 +76,8 @@ class KafkaCluster(pulumi.ComponentResource):
                 name=args.deployment.container_name(f"{host}-data"),
                 opts=child,
             )
-            props = broker_properties(settings, node_id, args.brokers)
+            host_address = args.deployment.host_address if args.publish else None
+            props = broker_properties(settings, node_id, args.brokers, host_address)
             env = jvm_service_env(props, settings.kafka_heap, {"KAFKA_CLUSTER_ID": args.cluster_id})
             self.containers.append(
                 service_container(
@@ -78,10 +91,22 @@ class KafkaCluster(pulumi.ComponentResource):
                             JVM_HEALTH, interval="15s", timeout="10s", start_period="30s"
                         ),
                         volumes=[(volume.name, KAFKA_LOG_DIR)],
+                        published_ports=[broker_host_port(settings, node_id)]
+                        if args.publish
+                        else [],
                     ),
                     args.deployment,
                     child,
                 )
             )
             self.volumes.append(volume)
+        #: how the host reaches the brokers ("" unless published)
+        self.host_bootstrap_servers = (
+            ",".join(
+                f"{args.deployment.host_address}:{broker_host_port(settings, n)}"
+                for n in range(1, args.brokers + 1)
+            )
+            if args.publish
+            else ""
+        )
         self.register_outputs({"bootstrapServers": self.bootstrap_servers})

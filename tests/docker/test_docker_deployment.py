@@ -1,0 +1,204 @@
+"""The Docker deployment for real: the dev stack's Pulumi inputs applied through the Docker Engine.
+
+No Pulumi CLI can be installed here, so `tests.infra.docker_apply.ApplyingMocks` stands in for
+the engine and the docker provider (see its docstring): the program runs unchanged, and every
+image, network, volume, container and the connector it declares is created for real, in
+dependency order. Then, against the running containers: every health check passes, orders
+seeded through the published source port reach the warehouse (`etl reconcile` over the
+published ports matches), a loader killed is restarted by its restart policy and the pipeline
+goes on, and the live broker and connector configs are the catalog's. Teardown removes
+containers, the network and the volumes (images stay: they are the build cache).
+
+Images are built from the pinned Debian base when it can be pulled, else from a base made with
+`debootstrap` (`infra.docker.base.ensure_base`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from etl.settings import Settings
+from infra import catalog
+from infra.docker.base import ensure_base
+from infra.pulumi.components.kafka import broker_properties
+from tests.docker.engine import docker_engine
+from tests.infra.docker_apply import ApplyingMocks
+from tests.infra.pulumi_harness import REPO, ProgramRun, run_program
+
+pytestmark = pytest.mark.docker
+
+STACK = "dev"
+PREFIX = "cdc-ci"
+PASSWORDS = {"dbPassword": "docker-test-db", "replicationPassword": "docker-test-repl"}
+ORDERS = 300
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return docker_engine(REPO / ".etl" / "logs")
+
+
+@pytest.fixture(scope="module")
+def deployed(engine) -> Iterator[tuple[ProgramRun, ApplyingMocks, dict[str, float]]]:  # type: ignore[no-untyped-def]
+    figures: dict[str, float] = {}
+    started = time.monotonic()
+    base = ensure_base(engine)
+    figures["base_s"] = time.monotonic() - started
+    mocks = ApplyingMocks()
+    started = time.monotonic()
+    try:
+        run = run_program(
+            STACK,
+            overrides={"baseImage": base, "namePrefix": PREFIX},
+            secrets=PASSWORDS,
+            mocks=mocks,
+            stage_images=True,
+        )
+        figures["apply_s"] = time.monotonic() - started
+        yield run, mocks, figures
+    finally:
+        errors = mocks.destroy()
+        left = engine.containers.list(all=True, filters={"label": f"io.cdc-etl.stack={PREFIX}"})
+        volumes = [v.name for v in engine.volumes.list() if v.name.startswith(f"{PREFIX}-")]
+        print(f"teardown: {len(mocks.created)} objects removed, errors={errors}")
+        assert not errors and not left and not volumes, (errors, left, volumes)
+
+
+def host_env(run: ProgramRun) -> dict[str, str]:
+    """`etl` on the host against the published ports of the deployment."""
+    settings_env = {k: v for k, v in os.environ.items() if not k.startswith("ETL_")}
+    return {
+        **settings_env,
+        "ETL_PORT_BASE": str(run.env("loader-1")["ETL_PORT_BASE"]),
+        "ETL_DB_PASSWORD": PASSWORDS["dbPassword"],
+        "ETL_REPLICATION_PASSWORD": PASSWORDS["replicationPassword"],
+        "ETL_KAFKA_BOOTSTRAP_SERVERS": run.outputs["kafkaBootstrapServersFromHost"],
+        "ETL_BIND_HOST": "127.0.0.1",
+        "ETL_HOME": str(REPO / ".etl" / "docker-test-home"),
+    }
+
+
+def etl(args: list[str], env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def reconcile_until_match(env: dict[str, str], timeout_s: float) -> dict:
+    deadline = time.monotonic() + timeout_s
+    result: dict = {}
+    while time.monotonic() < deadline:
+        done = etl(["reconcile", "--wait", "30", "--json"], env)
+        result = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
+        if done.returncode == 0 and result.get("match"):
+            return result
+        time.sleep(5)
+    raise AssertionError(f"source and warehouse never matched: {json.dumps(result)[:2000]}")
+
+
+def test_the_dev_stack_runs_heals_and_matches(deployed, engine) -> None:  # type: ignore[no-untyped-def]
+    run, mocks, figures = deployed
+    images = {
+        tag: engine.images.get(tag).attrs["Size"] / 2**20
+        for tag in (r.inputs["imageName"] for r in run.mocks.of_type("docker:index/image:Image"))
+    }
+    print(
+        "figures: "
+        + json.dumps(
+            {
+                **{k: round(v, 1) for k, v in figures.items()},
+                "image_build_s": {
+                    n: round(s, 1) for n, s in mocks.timing.seconds.items() if n.endswith("-image")
+                },
+                "image_size_mib": {k: round(v) for k, v in images.items()},
+            }
+        )
+    )
+
+    # Every service container is running and healthy; the one-shot tasks exited 0.
+    containers = engine.containers.list(all=True, filters={"label": f"io.cdc-etl.stack={PREFIX}"})
+    by_service = {c.labels["io.cdc-etl.service"]: c for c in containers}
+    assert set(by_service) == set(run.containers())
+    for service, container in by_service.items():
+        state = container.attrs["State"]
+        if service in ("source-init", "topics-init"):
+            assert (state["Status"], state["ExitCode"]) == ("exited", 0), service
+        else:
+            assert state["Health"]["Status"] == "healthy", (service, state["Health"])
+
+    # The transform runs on the Spark worker, not in a local master of its driver.
+    worker_logs = by_service["spark-worker-1"].logs().decode(errors="replace")
+    assert "Launching executor" in worker_logs or "Asked to launch executor" in worker_logs
+
+    env = host_env(run)
+    seeded = etl(["seed", "--orders", str(ORDERS), "--json"], env)
+    assert seeded.returncode == 0, seeded.stderr
+    first = reconcile_until_match(env, timeout_s=420)
+    assert first["match"] and first["tables"], first
+
+    # A loader dies (its process killed, as a crash would): the restart policy brings it back,
+    # and changes made meanwhile still arrive.
+    loader = by_service["loader-1"]
+    restarts = loader.attrs["RestartCount"]
+    os.kill(loader.attrs["State"]["Pid"], signal.SIGKILL)
+    more = etl(["seed", "--orders", "50", "--seed", "7", "--json"], env)
+    assert more.returncode == 0, more.stderr
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        loader.reload()
+        if loader.attrs["RestartCount"] > restarts and loader.attrs["State"].get("Running"):
+            break
+        time.sleep(1)
+    assert loader.attrs["RestartCount"] > restarts, loader.attrs["State"]
+    mocks.wait_healthy(loader.id, 180)
+    second = reconcile_until_match(env, timeout_s=300)
+    assert second["match"]
+
+
+def test_running_configs_are_the_catalogs(deployed, engine) -> None:  # type: ignore[no-untyped-def]
+    """Single source, on containers that ran: the broker's live properties file and the live
+    connector config are what `infra.catalog` computes for these settings."""
+    run, _mocks, _figures = deployed
+    settings: Settings = settings_for(run)
+    [broker] = engine.containers.list(filters={"label": "io.cdc-etl.service=kafka-1"})
+    live = broker.exec_run(["cat", "/tmp/service.properties"]).output.decode()
+    expected = broker_properties(settings, 1, 1, "127.0.0.1")
+    assert dict(line.split("=", 1) for line in live.splitlines() if "=" in line) == expected
+
+    from etl.connector import ConnectClient
+
+    connect = ConnectClient(run.outputs["connectUrl"])
+    config = connect.config(settings.connector_name)
+    assert config is not None
+    want = catalog.debezium_connector_config(settings, db_host="source-db")
+    assert {k: config[k] for k in want} == want
+
+
+def settings_for(run: ProgramRun) -> Settings:
+    from infra.pulumi.stack_config import with_passwords
+    from tests.infra.test_single_source import stack_settings
+
+    return with_passwords(
+        stack_settings(STACK),
+        db_password=PASSWORDS["dbPassword"],
+        replication_password=PASSWORDS["replicationPassword"],
+    )
+
+
+@pytest.fixture(autouse=True)
+def _home() -> None:
+    Path(REPO / ".etl" / "docker-test-home").mkdir(parents=True, exist_ok=True)
