@@ -36,8 +36,11 @@ from tests.infra.pulumi_harness import REPO, ProgramRun, run_program
 
 pytestmark = pytest.mark.docker
 
-STACK = "dev"
-PREFIX = "cdc-ci"
+#: CI applies the dev stack; `ETL_DOCKER_TEST_STACK=staging` applies staging's shape by hand (its
+#: databases and brokers published too, so the host can seed and reconcile).
+STACK = os.environ.get("ETL_DOCKER_TEST_STACK", "dev")
+PREFIX = f"cdc-ci-{STACK}"
+PUBLISH = {"publishDatabases": True, "publishKafka": True}
 PASSWORDS = {"dbPassword": "docker-test-db", "replicationPassword": "docker-test-repl"}
 ORDERS = 300
 
@@ -58,7 +61,7 @@ def deployed(engine) -> Iterator[tuple[ProgramRun, ApplyingMocks, dict[str, floa
     try:
         run = run_program(
             STACK,
-            overrides={"baseImage": base, "namePrefix": PREFIX},
+            overrides={"baseImage": base, "namePrefix": PREFIX, **PUBLISH},
             secrets=PASSWORDS,
             mocks=mocks,
             stage_images=True,
@@ -140,9 +143,13 @@ def test_the_dev_stack_runs_heals_and_matches(deployed, engine) -> None:  # type
         else:
             assert state["Health"]["Status"] == "healthy", (service, state["Health"])
 
-    # The transform runs on the Spark worker, not in a local master of its driver.
-    worker_logs = by_service["spark-worker-1"].logs().decode(errors="replace")
-    assert "Launching executor" in worker_logs or "Asked to launch executor" in worker_logs
+    # The transform runs on the Spark workers, not in a local master of its driver.
+    worker_logs = "".join(
+        c.logs().decode(errors="replace")
+        for s, c in by_service.items()
+        if s.startswith("spark-worker-")
+    )
+    assert "Asked to launch executor" in worker_logs, worker_logs[-2000:]
 
     env = host_env(run)
     seeded = etl(["seed", "--orders", str(ORDERS), "--json"], env)
@@ -174,10 +181,14 @@ def test_running_configs_are_the_catalogs(deployed, engine) -> None:  # type: ig
     connector config are what `infra.catalog` computes for these settings."""
     run, _mocks, _figures = deployed
     settings: Settings = settings_for(run)
-    [broker] = engine.containers.list(filters={"label": "io.cdc-etl.service=kafka-1"})
-    live = broker.exec_run(["cat", "/tmp/service.properties"]).output.decode()
-    expected = broker_properties(settings, 1, 1, "127.0.0.1")
-    assert dict(line.split("=", 1) for line in live.splitlines() if "=" in line) == expected
+    brokers = sorted(s for s in run.containers() if s.startswith("kafka-"))
+    for node_id, service in enumerate(brokers, start=1):
+        [broker] = engine.containers.list(
+            filters={"label": [f"io.cdc-etl.stack={PREFIX}", f"io.cdc-etl.service={service}"]}
+        )
+        live = broker.exec_run(["cat", "/tmp/service.properties"]).output.decode()
+        expected = broker_properties(settings, node_id, len(brokers), "127.0.0.1")
+        assert dict(line.split("=", 1) for line in live.splitlines() if "=" in line) == expected
 
     from etl.connector import ConnectClient
 

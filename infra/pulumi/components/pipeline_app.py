@@ -121,6 +121,9 @@ class PipelineApp(pulumi.ComponentResource):
                     volumes=[(args.state_volume_name, IMAGE_STATE_DIR)],
                     published_ports=[port] if port else [],
                     depends_on=[*setup, *args.spark] if spec.spark_job else setup,
+                    # A Spark job reports progress only once the executors run and the query has
+                    # started: about 90 s measured here, so give it room before it counts.
+                    slow_start=spec.spark_job,
                 )
             )
         return containers
@@ -136,6 +139,7 @@ class PipelineApp(pulumi.ComponentResource):
         volumes: Sequence[tuple[pulumi.Input[str], str]] = (),
         published_ports: Sequence[int] = (),
         depends_on: Sequence[pulumi.Resource] = (),
+        slow_start: bool = False,
     ) -> docker.Container:
         args = self._args
         envs = pulumi.Output.all(
@@ -156,10 +160,11 @@ class PipelineApp(pulumi.ComponentResource):
                 image=args.image,
                 command=command,
                 envs=envs,
-                healthcheck=HealthCheck(probe),
+                healthcheck=HealthCheck(probe, start_period="240s" if slow_start else "20s"),
                 volumes=volumes,
                 published_ports=published_ports,
                 one_shot=one_shot,
+                wait_timeout_s=420 if slow_start else 180,
             ),
             args.deployment,
             pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
