@@ -26,7 +26,13 @@ pytestmark = pytest.mark.infra
 
 #: Broker/worker properties that name the host or path a process runs on; everything else must
 #: be byte-for-byte the local runner's.
-KAFKA_PLACEMENT = {"listeners", "advertised.listeners", "controller.quorum.voters", "log.dirs"}
+KAFKA_PLACEMENT = {
+    "listeners",
+    "advertised.listeners",
+    "listener.security.protocol.map",  # a published stack adds its host listener
+    "controller.quorum.voters",
+    "log.dirs",
+}
 CONNECT_PLACEMENT = {"bootstrap.servers", "listeners", "rest.advertised.host.name", "plugin.path"}
 PASSWORDS = {"dbPassword": "db-pass-from-config", "replicationPassword": "repl-pass-from-config"}
 
@@ -80,6 +86,10 @@ def test_broker_env_decodes_to_the_catalog_and_local_properties(
             controller_port=settings.port("kafka_controller"),
             quorum_voters=voters,
             log_dirs="/var/lib/kafka/data",
+            # dev publishes each broker's host listener on loopback, port_base + 10 + node id
+            host_listener=("127.0.0.1", settings.port_base + 10 + node_id)
+            if stack == "dev"
+            else None,
         )
         assert set(seen) == set(local_props)
         differing = {k for k in seen if seen[k] != local_props[k]}

@@ -156,8 +156,16 @@ def published(run: ProgramRun) -> dict[str, list[dict]]:
 def test_only_dashboard_connect_and_configured_databases_publish_on_loopback(
     dev_run: ProgramRun, staging_run: ProgramRun
 ) -> None:
-    # dev sets publishDatabases: true, staging does not.
-    assert set(published(dev_run)) == {"dashboard", "connect", "source-db", "warehouse-db"}
+    # dev sets publishDatabases and publishKafka: true, staging does not.
+    assert set(published(dev_run)) == {
+        "dashboard",
+        "connect",
+        "source-db",
+        "warehouse-db",
+        "kafka-1",
+    }
+    assert dev_run.outputs["kafkaBootstrapServersFromHost"] == "127.0.0.1:16441"
+    assert "kafkaBootstrapServersFromHost" not in staging_run.outputs
     assert set(published(staging_run)) == {"dashboard", "connect"}
     for run in (dev_run, staging_run):
         for service, ports in published(run).items():
