@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -87,13 +88,28 @@ def probe_connector(settings: Settings, timeout_s: float = 2.0) -> Probe:
 def probe_progress(
     settings: Settings, progress: type[ProgressFile], max_age_s: float = 60.0
 ) -> Probe:
-    """A streaming service is healthy while it keeps reporting progress (idle ones too)."""
-    path = progress.path(settings)
+    """A streaming service is healthy while it keeps reporting progress (idle ones too).
+
+    With several replicas writing to one run folder (the Docker deployment's loaders), the
+    service is healthy only while every replica reports; a replica probes only its own file.
+    """
+    paths = progress.paths(settings)
+    if len(paths) == 1:
+        return probe_progress_file(paths[0], progress, max_age_s)
+    probes = {path.name: probe_progress_file(path, progress, max_age_s) for path in paths}
+    return Probe(
+        all(p.healthy for p in probes.values()),
+        "; ".join(f"{name}: {p.detail}" for name, p in probes.items()),
+        {"replicas": {name: {"healthy": p.healthy, **p.extra} for name, p in probes.items()}},
+    )
+
+
+def probe_progress_file(path: Path, progress: type[ProgressFile], max_age_s: float) -> Probe:
     try:
         age = time.time() - path.stat().st_mtime
     except OSError:
         return Probe(False, f"no progress reported yet ({path.name})")
-    report = progress.read(settings)
+    report = progress.read_path(path)
     if report is None:
         return Probe(False, f"unreadable progress file {path.name}")
     summary = report.summary()

@@ -44,7 +44,20 @@ class ProgressFile(BaseModel):
 
     @classmethod
     def path(cls, settings: Settings) -> Path:
+        """This process's file: `FILE_NAME`, or `<name>.<instance>.json` for a named replica
+        (`settings.instance`), so replicas sharing one run folder never overwrite each other."""
+        if settings.instance:
+            return settings.run_dir / f"{Path(cls.FILE_NAME).stem}.{settings.instance}.json"
         return settings.run_dir / cls.FILE_NAME
+
+    @classmethod
+    def paths(cls, settings: Settings) -> list[Path]:
+        """Every file of this kind in the run folder (the unnamed one and every replica's);
+        just this process's own path when `settings.instance` names it, or when none exists."""
+        if settings.instance:
+            return [cls.path(settings)]
+        found = sorted(settings.run_dir.glob(f"{Path(cls.FILE_NAME).stem}*.json"))
+        return found or [cls.path(settings)]
 
     def write(self, settings: Settings) -> Path:
         path = self.path(settings)
@@ -54,8 +67,12 @@ class ProgressFile(BaseModel):
     @classmethod
     def read(cls: type[P], settings: Settings) -> P | None:
         """The file's content, or None when it is missing or not (yet) of this shape."""
+        return cls.read_path(cls.path(settings))
+
+    @classmethod
+    def read_path(cls: type[P], path: Path) -> P | None:
         try:
-            return cls.model_validate_json(cls.path(settings).read_bytes())
+            return cls.model_validate_json(path.read_bytes())
         except (OSError, ValidationError):
             return None
 

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     )
 
     home: Path = Field(default=Path(".etl"), description="All local state: data, logs, jars.")
+    instance: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="This replica's name when a service runs several (the Docker deployment's "
+        "loader-2): its progress file and health are its own.",
+    )
     lib_dir_override: Path | None = Field(
         default=None, alias="ETL_LIB_DIR", description="Share one jar cache between stacks."
     )

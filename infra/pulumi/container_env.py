@@ -25,7 +25,7 @@ from infra.pulumi.entrypoints import IMAGE_LIB_DIR, IMAGE_STATE_DIR
 PgRole = Literal["source", "warehouse"]
 
 #: Settings fields the project image gets from its own environment instead of the stack.
-_CONTAINER_LOCAL_FIELDS = frozenset({"home", "lib_dir_override", "bind_host"})
+_CONTAINER_LOCAL_FIELDS = frozenset({"home", "lib_dir_override", "bind_host", "instance"})
 
 
 def env_list(env: Mapping[str, str]) -> list[str]:

@@ -24,9 +24,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+import yaml
 
-from etl.settings import Settings
+from etl.settings import Settings, settings_environment
 from infra import catalog
 from infra.docker.base import ensure_base
 from infra.pulumi.components.kafka import broker_properties
@@ -41,6 +43,13 @@ pytestmark = pytest.mark.docker
 STACK = os.environ.get("ETL_DOCKER_TEST_STACK", "dev")
 PREFIX = f"cdc-ci-{STACK}"
 PUBLISH = {"publishDatabases": True, "publishKafka": True}
+#: Non-default topic names and partitions: they must reach the connector, the brokers, the
+#: transform and the loaders alike (one `Settings`), or nothing would reconcile.
+SETTINGS = {
+    "topic_prefix": "dockercdc",
+    "curated_topic_prefix": "dockercurated",
+    "topic_partitions": 2,
+}
 PASSWORDS = {"dbPassword": "docker-test-db", "replicationPassword": "docker-test-repl"}
 ORDERS = 300
 
@@ -61,7 +70,12 @@ def deployed(engine) -> Iterator[tuple[ProgramRun, ApplyingMocks, dict[str, floa
     try:
         run = run_program(
             STACK,
-            overrides={"baseImage": base, "namePrefix": PREFIX, **PUBLISH},
+            overrides={
+                "baseImage": base,
+                "namePrefix": PREFIX,
+                "settings": {**stack_file_settings(STACK), **SETTINGS},
+                **PUBLISH,
+            },
             secrets=PASSWORDS,
             mocks=mocks,
             stage_images=True,
@@ -76,14 +90,17 @@ def deployed(engine) -> Iterator[tuple[ProgramRun, ApplyingMocks, dict[str, floa
         assert not errors and not left and not volumes, (errors, left, volumes)
 
 
+def stack_file_settings(stack: str) -> dict:
+    raw = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return dict(raw["cdc-etl:settings"])
+
+
 def host_env(run: ProgramRun) -> dict[str, str]:
-    """`etl` on the host against the published ports of the deployment."""
-    settings_env = {k: v for k, v in os.environ.items() if not k.startswith("ETL_")}
+    """`etl` on the host against the published ports, with the deployment's settings."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("ETL_")}
     return {
-        **settings_env,
-        "ETL_PORT_BASE": str(run.env("loader-1")["ETL_PORT_BASE"]),
-        "ETL_DB_PASSWORD": PASSWORDS["dbPassword"],
-        "ETL_REPLICATION_PASSWORD": PASSWORDS["replicationPassword"],
+        **inherited,
+        **settings_environment(settings_for(run), skip=frozenset({"home", "lib_dir_override"})),
         "ETL_KAFKA_BOOTSTRAP_SERVERS": run.outputs["kafkaBootstrapServersFromHost"],
         "ETL_BIND_HOST": "127.0.0.1",
         "ETL_HOME": str(REPO / ".etl" / "docker-test-home"),
@@ -99,6 +116,19 @@ def etl(args: list[str], env: dict[str, str], timeout: float = 600) -> subproces
         timeout=timeout,
         check=False,
     )
+
+
+def dashboard_status(url: str, timeout_s: float) -> dict:
+    """The dashboard's /api/status once it says healthy (the last answer if it never does)."""
+    deadline = time.monotonic() + timeout_s
+    body: dict = {}
+    while time.monotonic() < deadline:
+        response = httpx.get(f"{url}/api/status", timeout=30)
+        body = response.json()
+        if response.status_code == 200 and body.get("healthy"):
+            break
+        time.sleep(2)
+    return body
 
 
 def reconcile_until_match(env: dict[str, str], timeout_s: float) -> dict:
@@ -150,6 +180,13 @@ def test_the_dev_stack_runs_heals_and_matches(deployed, engine) -> None:  # type
         if s.startswith("spark-worker-")
     )
     assert "Asked to launch executor" in worker_logs, worker_logs[-2000:]
+
+    # The dashboard container sees every service healthy, the transform's and loaders' progress
+    # included (their files on the shared state volume).
+    dashboard = dashboard_status(run.outputs["dashboardUrl"], timeout_s=120)
+    states = {c["name"]: c["state"] for c in dashboard["components"]}
+    assert dashboard["healthy"], states
+    assert states["transform"] == states["loader"] == "healthy", states
 
     env = host_env(run)
     seeded = etl(["seed", "--orders", str(ORDERS), "--json"], env)
@@ -204,7 +241,7 @@ def settings_for(run: ProgramRun) -> Settings:
     from tests.infra.test_single_source import stack_settings
 
     return with_passwords(
-        stack_settings(STACK),
+        stack_settings(STACK, **SETTINGS),
         db_password=PASSWORDS["dbPassword"],
         replication_password=PASSWORDS["replicationPassword"],
     )

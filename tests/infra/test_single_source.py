@@ -143,6 +143,7 @@ def test_app_containers_see_the_same_settings_and_topic_names(
     # where the container sits: its state dir and the network names of its peers
     local_only = {
         "home",
+        "instance",  # loader-1's replica name
         "lib_dir_override",
         "bind_host",
         "source_db_host",

@@ -80,6 +80,12 @@ def test_staging_scales_brokers_workers_and_loaders(staging_run: ProgramRun) -> 
         "spark-worker-2",
     }
     assert {s for s in services if s.startswith("loader-")} == {"loader-1", "loader-2"}
+    # each replica reports (and is health-checked) under its own name
+    assert [staging_run.env(f"loader-{n}")["ETL_INSTANCE"] for n in (1, 2)] == [
+        "loader-1",
+        "loader-2",
+    ]
+    assert "ETL_INSTANCE" not in staging_run.env("transform")
     for node in (1, 2, 3):
         props = staging_run.properties(f"kafka-{node}")
         assert props["node.id"] == str(node)

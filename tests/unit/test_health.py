@@ -70,3 +70,39 @@ def test_progress_files_round_trip_through_their_one_reader(tmp_path):
     assert TransformProgress.read(s) == written
     assert '"batchId": 7' in TransformProgress.path(s).read_text()  # Spark's own field names
     assert [p.name for p in s.run_dir.iterdir()] == [TransformProgress.FILE_NAME]  # no temp files
+
+
+def loader_report(loader_id: str) -> LoaderProgress:
+    return LoaderProgress(ts="2026-11-28T00:00:00.000+00:00", loader_id=loader_id, pid=1)
+
+
+def test_named_replicas_write_their_own_files_and_each_probes_its_own(tmp_path):
+    one = Settings(home=tmp_path, instance="loader-1")
+    two = Settings(home=tmp_path, instance="loader-2")
+    write(one, loader_report("loader-1"))
+    write(two, loader_report("loader-2"), age_s=300)  # loader-2 hangs
+    assert LoaderProgress.path(one).name == "loader-progress.loader-1.json"
+    assert LoaderProgress.read(two).loader_id == "loader-2"  # not overwritten by loader-1
+    assert probe_progress(one, LoaderProgress).healthy
+    assert not probe_progress(two, LoaderProgress).healthy  # loader-1's reports do not cover it
+
+
+def test_the_unnamed_reader_is_healthy_only_while_every_replica_reports(tmp_path):
+    reader = Settings(home=tmp_path)  # the dashboard, `etl status`
+    one = Settings(home=tmp_path, instance="loader-1")
+    two = Settings(home=tmp_path, instance="loader-2")
+    write(one, loader_report("loader-1"))
+    write(two, loader_report("loader-2"))
+    probe = probe_progress(reader, LoaderProgress)
+    assert probe.healthy and set(probe.extra["replicas"]) == {
+        "loader-progress.loader-1.json",
+        "loader-progress.loader-2.json",
+    }
+    write(two, loader_report("loader-2"), age_s=300)
+    probe = probe_progress(reader, LoaderProgress)
+    assert not probe.healthy and "loader-progress.loader-2.json: last progress" in probe.detail
+
+
+def test_a_replica_name_must_be_a_plain_file_name_part(tmp_path):
+    with pytest.raises(ValueError, match="instance"):
+        Settings(home=tmp_path, instance="../escape")

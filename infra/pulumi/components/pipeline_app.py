@@ -12,8 +12,9 @@ The services share one named volume at ETL_HOME (`etl-state`, also the Spark wor
 transform's and loaders' progress files land in `ETL_HOME/run` as they do locally, so the
 dashboard, `etl status` and each container's health check read them unchanged. A volume rather
 than Kafka or the warehouse: the progress files are already the contract every reader uses, and
-the deployment is one Docker host (one network) by design. With several loaders the file holds
-the latest writer's figures.
+the deployment is one Docker host (one network) by design. Each loader replica is named
+(`ETL_INSTANCE=loader-2`) and writes its own file, so its health check is its own and the
+dashboard's loader is healthy only while every replica reports.
 
 Every container's `ETL_*` environment is `Settings` itself (`container_env.settings_env`), so
 topic names, group ids and batch sizes are the ones the local runner uses.
@@ -124,6 +125,8 @@ class PipelineApp(pulumi.ComponentResource):
                     # A Spark job reports progress only once the executors run and the query has
                     # started: about 90 s measured here, so give it room before it counts.
                     slow_start=spec.spark_job,
+                    # a replica's progress file (and so its health) is its own
+                    instance=host if spec.scales_out else None,
                 )
             )
         return containers
@@ -140,6 +143,7 @@ class PipelineApp(pulumi.ComponentResource):
         published_ports: Sequence[int] = (),
         depends_on: Sequence[pulumi.Resource] = (),
         slow_start: bool = False,
+        instance: str | None = None,
     ) -> docker.Container:
         args = self._args
         envs = pulumi.Output.all(
@@ -150,6 +154,7 @@ class PipelineApp(pulumi.ComponentResource):
                     with_passwords(args.settings, db_password=pws[0], replication_password=pws[1]),
                     args.hosts,
                     bind_host=bind_host,
+                    extra={"ETL_INSTANCE": instance} if instance else None,
                 )
             )
         )
