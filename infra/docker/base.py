@@ -14,8 +14,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from etl.errors import PrerequisiteMissing
+
+if TYPE_CHECKING:  # the `docker` package is a dev dependency: imported where it is used
+    from docker import DockerClient
 
 PINNED_BASE = (
     "debian:bookworm-slim@sha256:4b50eb66f977b4062683ff434ef18ac191da862dbe966961bc11990cf5791a8d"
@@ -26,13 +30,13 @@ LOCAL_BASE = f"cdc-etl/debian-base:{SUITE}"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 
 
-def _docker_client():  # type: ignore[no-untyped-def]
+def _docker_client() -> DockerClient:
     import docker  # the `docker` PyPI package: the Docker Engine API
 
     return docker.from_env(timeout=600)
 
 
-def image_present(client, ref: str) -> bool:  # type: ignore[no-untyped-def]
+def image_present(client: DockerClient, ref: str) -> bool:
     import docker.errors
 
     try:
@@ -42,7 +46,7 @@ def image_present(client, ref: str) -> bool:  # type: ignore[no-untyped-def]
     return True
 
 
-def try_pull(client, ref: str) -> bool:  # type: ignore[no-untyped-def]
+def try_pull(client: DockerClient, ref: str) -> bool:
     import docker.errors
 
     try:
@@ -52,7 +56,9 @@ def try_pull(client, ref: str) -> bool:  # type: ignore[no-untyped-def]
     return True
 
 
-def debootstrap_base(client, tag: str = LOCAL_BASE, mirror: str = DEBIAN_MIRROR) -> str:  # type: ignore[no-untyped-def]
+def debootstrap_base(
+    client: DockerClient, tag: str = LOCAL_BASE, mirror: str = DEBIAN_MIRROR
+) -> str:
     """`debootstrap --variant=minbase` the release into a temporary folder, `docker import` it."""
     if shutil.which("debootstrap") is None:
         raise PrerequisiteMissing("debootstrap not found: apt-get install debootstrap")
@@ -83,7 +89,7 @@ def debootstrap_base(client, tag: str = LOCAL_BASE, mirror: str = DEBIAN_MIRROR)
     return tag
 
 
-def ensure_base(client=None, pinned: str = PINNED_BASE) -> str:  # type: ignore[no-untyped-def]
+def ensure_base(client: DockerClient | None = None, pinned: str = PINNED_BASE) -> str:
     """The base reference to build from: the pinned image if present or pullable, else a
     debootstrapped `LOCAL_BASE` (made once, then reused)."""
     client = client or _docker_client()
