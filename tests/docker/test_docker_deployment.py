@@ -18,23 +18,29 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-import yaml
+from docker import DockerClient
 
 from etl.settings import Settings, settings_environment
 from infra import catalog
 from infra.docker.base import ensure_base
 from infra.pulumi.components.kafka import broker_properties
+from infra.pulumi.stack_config import with_passwords
 from tests.docker.engine import docker_engine
+from tests.fixtures.stack import etl_cli
 from tests.infra.docker_apply import ApplyingMocks
-from tests.infra.pulumi_harness import REPO, ProgramRun, run_program
+from tests.infra.pulumi_harness import (
+    REPO,
+    ProgramRun,
+    parse_properties,
+    run_program,
+    stack_file,
+    stack_settings,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -55,12 +61,12 @@ ORDERS = 300
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def engine() -> DockerClient:
     return docker_engine(REPO / ".etl" / "logs")
 
 
 @pytest.fixture(scope="module")
-def deployed(engine) -> Iterator[tuple[ProgramRun, ApplyingMocks, dict[str, float]]]:  # type: ignore[no-untyped-def]
+def deployed(engine: DockerClient) -> Iterator[tuple[ProgramRun, ApplyingMocks, dict[str, float]]]:
     figures: dict[str, float] = {}
     started = time.monotonic()
     base = ensure_base(engine)
@@ -73,7 +79,7 @@ def deployed(engine) -> Iterator[tuple[ProgramRun, ApplyingMocks, dict[str, floa
             overrides={
                 "baseImage": base,
                 "namePrefix": PREFIX,
-                "settings": {**stack_file_settings(STACK), **SETTINGS},
+                "settings": {**stack_file(STACK)["cdc-etl:settings"], **SETTINGS},
                 **PUBLISH,
             },
             secrets=PASSWORDS,
@@ -90,32 +96,26 @@ def deployed(engine) -> Iterator[tuple[ProgramRun, ApplyingMocks, dict[str, floa
         assert not errors and not left and not volumes, (errors, left, volumes)
 
 
-def stack_file_settings(stack: str) -> dict:
-    raw = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return dict(raw["cdc-etl:settings"])
+def deployed_settings() -> Settings:
+    """The settings the deployment runs with (the stack file, SETTINGS, the passwords)."""
+    return with_passwords(
+        stack_settings(STACK, **SETTINGS),
+        db_password=PASSWORDS["dbPassword"],
+        replication_password=PASSWORDS["replicationPassword"],
+    )
 
 
 def host_env(run: ProgramRun) -> dict[str, str]:
     """`etl` on the host against the published ports, with the deployment's settings."""
+    home = REPO / ".etl" / "docker-test-home"
+    home.mkdir(parents=True, exist_ok=True)
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("ETL_")}
     return {
         **inherited,
-        **settings_environment(settings_for(run), skip=frozenset({"home", "lib_dir_override"})),
+        **settings_environment(deployed_settings(), skip=frozenset({"home", "lib_dir_override"})),
         "ETL_KAFKA_BOOTSTRAP_SERVERS": run.outputs["kafkaBootstrapServersFromHost"],
-        "ETL_BIND_HOST": "127.0.0.1",
-        "ETL_HOME": str(REPO / ".etl" / "docker-test-home"),
+        "ETL_HOME": str(home),
     }
-
-
-def etl(args: list[str], env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def dashboard_status(url: str, timeout_s: float) -> dict:
@@ -135,7 +135,7 @@ def reconcile_until_match(env: dict[str, str], timeout_s: float) -> dict:
     deadline = time.monotonic() + timeout_s
     result: dict = {}
     while time.monotonic() < deadline:
-        done = etl(["reconcile", "--wait", "30", "--json"], env)
+        done = etl_cli("reconcile", "--wait", "30", "--json", check=False, env=env)
         result = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
         if done.returncode == 0 and result.get("match"):
             return result
@@ -143,7 +143,7 @@ def reconcile_until_match(env: dict[str, str], timeout_s: float) -> dict:
     raise AssertionError(f"source and warehouse never matched: {json.dumps(result)[:2000]}")
 
 
-def test_the_dev_stack_runs_heals_and_matches(deployed, engine) -> None:  # type: ignore[no-untyped-def]
+def test_the_dev_stack_runs_heals_and_matches(deployed, engine: DockerClient) -> None:  # type: ignore[no-untyped-def]
     run, mocks, figures = deployed
     images = {
         tag: engine.images.get(tag).attrs["Size"] / 2**20
@@ -155,7 +155,7 @@ def test_the_dev_stack_runs_heals_and_matches(deployed, engine) -> None:  # type
             {
                 **{k: round(v, 1) for k, v in figures.items()},
                 "image_build_s": {
-                    n: round(s, 1) for n, s in mocks.timing.seconds.items() if n.endswith("-image")
+                    n: round(s, 1) for n, s in mocks.seconds.items() if n.endswith("-image")
                 },
                 "image_size_mib": {k: round(v) for k, v in images.items()},
             }
@@ -189,8 +189,7 @@ def test_the_dev_stack_runs_heals_and_matches(deployed, engine) -> None:  # type
     assert states["transform"] == states["loader"] == "healthy", states
 
     env = host_env(run)
-    seeded = etl(["seed", "--orders", str(ORDERS), "--json"], env)
-    assert seeded.returncode == 0, seeded.stderr
+    etl_cli("seed", "--orders", str(ORDERS), "--json", env=env)
     first = reconcile_until_match(env, timeout_s=420)
     assert first["match"] and first["tables"], first
 
@@ -199,8 +198,7 @@ def test_the_dev_stack_runs_heals_and_matches(deployed, engine) -> None:  # type
     loader = by_service["loader-1"]
     restarts = loader.attrs["RestartCount"]
     os.kill(loader.attrs["State"]["Pid"], signal.SIGKILL)
-    more = etl(["seed", "--orders", "50", "--seed", "7", "--json"], env)
-    assert more.returncode == 0, more.stderr
+    etl_cli("seed", "--orders", "50", "--seed", "7", "--json", env=env)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         loader.reload()
@@ -213,11 +211,11 @@ def test_the_dev_stack_runs_heals_and_matches(deployed, engine) -> None:  # type
     assert second["match"]
 
 
-def test_running_configs_are_the_catalogs(deployed, engine) -> None:  # type: ignore[no-untyped-def]
+def test_running_configs_are_the_catalogs(deployed, engine: DockerClient) -> None:  # type: ignore[no-untyped-def]
     """Single source, on containers that ran: the broker's live properties file and the live
     connector config are what `infra.catalog` computes for these settings."""
     run, _mocks, _figures = deployed
-    settings: Settings = settings_for(run)
+    settings = deployed_settings()
     brokers = sorted(s for s in run.containers() if s.startswith("kafka-"))
     for node_id, service in enumerate(brokers, start=1):
         [broker] = engine.containers.list(
@@ -225,7 +223,7 @@ def test_running_configs_are_the_catalogs(deployed, engine) -> None:  # type: ig
         )
         live = broker.exec_run(["cat", "/tmp/service.properties"]).output.decode()
         expected = broker_properties(settings, node_id, len(brokers), "127.0.0.1")
-        assert dict(line.split("=", 1) for line in live.splitlines() if "=" in line) == expected
+        assert parse_properties(live) == expected
 
     from etl.connector import ConnectClient
 
@@ -234,19 +232,3 @@ def test_running_configs_are_the_catalogs(deployed, engine) -> None:  # type: ig
     assert config is not None
     want = catalog.debezium_connector_config(settings, db_host="source-db")
     assert {k: config[k] for k in want} == want
-
-
-def settings_for(run: ProgramRun) -> Settings:
-    from infra.pulumi.stack_config import with_passwords
-    from tests.infra.test_single_source import stack_settings
-
-    return with_passwords(
-        stack_settings(STACK, **SETTINGS),
-        db_password=PASSWORDS["dbPassword"],
-        replication_password=PASSWORDS["replicationPassword"],
-    )
-
-
-@pytest.fixture(autouse=True)
-def _home() -> None:
-    Path(REPO / ".etl" / "docker-test-home").mkdir(parents=True, exist_ok=True)

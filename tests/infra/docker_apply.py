@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import docker
@@ -37,7 +36,6 @@ from tests.infra.pulumi_harness import (
     NETWORK,
     VOLUME,
     RecordingMocks,
-    Registered,
     reveal,
 )
 
@@ -69,13 +67,6 @@ def healthcheck(inputs: dict[str, Any] | None) -> dict[str, Any] | None:
     return check
 
 
-@dataclass
-class Timing:
-    """What an apply took, per resource (seconds), for the test's printed figures."""
-
-    seconds: dict[str, float] = field(default_factory=dict)
-
-
 class ApplyingMocks(RecordingMocks):
     """Pulumi mocks that apply each resource with the Docker Engine API (see module docstring)."""
 
@@ -83,21 +74,22 @@ class ApplyingMocks(RecordingMocks):
         super().__init__()
         self.client = docker.from_env(timeout=build_timeout_s)
         self.created: list[tuple[str, str]] = []  # (kind, id) in creation order
-        self.timing = Timing()
-        self.connectors: list[dict[str, Any]] = []
+        #: seconds each resource took to apply, for the test's printed figures
+        self.seconds: dict[str, float] = {}
         self._lock = threading.Lock()
 
     # ---- Pulumi's mock interface
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        """Apply for real; the recording mocks' answer (generated passwords) fills the rest."""
         started = time.monotonic()
         inputs = {key: reveal(value) for key, value in args.inputs.items()}
-        resource_id, outputs = self._apply(args.typ, args.name, inputs)
-        self.timing.seconds[args.name] = time.monotonic() - started
-        with self._lock:
-            self.resources.append(Registered(args.typ, args.name, dict(args.inputs)))
-        return resource_id, {**args.inputs, **outputs}
+        resource_id, outputs = self._apply(args.typ, inputs)
+        self.seconds[args.name] = time.monotonic() - started
+        recorded_id, recorded = super().new_resource(args)
+        return resource_id or recorded_id, {**recorded, **outputs}
 
-    def _apply(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    def _apply(self, typ: str, inputs: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+        """(real id, real outputs) of what was created; (None, {}) for what is not Docker's."""
         if typ == IMAGE:
             return self._build(inputs)
         if typ == NETWORK:
@@ -112,11 +104,8 @@ class ApplyingMocks(RecordingMocks):
             return self._container(inputs)
         if typ == DYNAMIC and "connector_name" in inputs:
             result = ConnectorProvider().create(inputs)
-            self.connectors.append(inputs)
             return result.id, dict(result.outs or {})
-        if typ == DYNAMIC and "length" in inputs:
-            return f"{name}-id", {"result": f"test-{name}-password"}
-        return f"{name}-id", {}
+        return None, {}
 
     def _remember(self, kind: str, ident: str) -> None:
         with self._lock:

@@ -11,6 +11,8 @@ from typing import Any
 import pulumi
 import yaml
 
+from etl.settings import Settings
+
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = "cdc-etl"
 CONTAINER = "docker:index/container:Container"
@@ -69,12 +71,32 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return [r for r in self.resources if r.typ == typ]
 
 
+def stack_file(stack: str) -> dict[str, Any]:
+    """The `config` map of Pulumi.<stack>.yaml, as written."""
+    return yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
 def stack_config(stack: str) -> dict[str, str]:
     """Pulumi.<stack>.yaml as the engine hands config to a program: `project:key` -> string."""
-    raw = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
     return {
-        key: value if isinstance(value, str) else json.dumps(value) for key, value in raw.items()
+        key: value if isinstance(value, str) else json.dumps(value)
+        for key, value in stack_file(stack).items()
     }
+
+
+def stack_settings(stack: str, **extra: Any) -> Settings:
+    """The settings a stack file describes (plus `extra`), built independently of the program."""
+    # imported here: the program's modules load only after the mocks are installed
+    from infra.pulumi.stack_config import DEFAULT_PORT_BASE, settings_from
+
+    return settings_from(
+        {"port_base": DEFAULT_PORT_BASE, **stack_file(stack)[f"{PROJECT}:settings"], **extra}
+    )
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    """`key=value` lines (a Java properties file as the project writes them)."""
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
 @dataclass
@@ -92,8 +114,7 @@ class ProgramRun:
 
     def properties(self, service: str) -> dict[str, str]:
         """A `jvm` image container's properties file (its `SERVICE_PROPERTIES`)."""
-        text = self.env(service)["SERVICE_PROPERTIES"]
-        return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+        return parse_properties(self.env(service)["SERVICE_PROPERTIES"])
 
     def connector_inputs(self) -> dict[str, Any]:
         [connector] = [r for r in self.mocks.of_type(DYNAMIC) if "connector_name" in r.inputs]

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from etl.settings import Settings, connection_env
 from etl.tables import CAPTURED_TABLES
 from infra import catalog
 from infra.local import services as local
-from infra.pulumi.stack_config import DEFAULT_PORT_BASE, settings_from
-from tests.infra.pulumi_harness import REPO, ProgramRun, run_program
+from tests.infra.pulumi_harness import (
+    ProgramRun,
+    parse_properties,
+    run_program,
+    stack_settings,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -35,21 +37,6 @@ KAFKA_PLACEMENT = {
 }
 CONNECT_PLACEMENT = {"bootstrap.servers", "listeners", "rest.advertised.host.name", "plugin.path"}
 PASSWORDS = {"dbPassword": "db-pass-from-config", "replicationPassword": "repl-pass-from-config"}
-
-
-def stack_settings(stack: str, **extra: Any) -> Settings:
-    """The settings a stack file describes, built independently of the program."""
-    raw = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return settings_from({"port_base": DEFAULT_PORT_BASE, **raw["cdc-etl:settings"], **extra})
-
-
-def image_properties(env: dict[str, str]) -> dict[str, str]:
-    """The properties file the `jvm` image's entrypoint writes: `SERVICE_PROPERTIES` verbatim."""
-    return parse_properties(env["SERVICE_PROPERTIES"])
-
-
-def parse_properties(text: str) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
 def read_properties(path: Path) -> dict[str, str]:
@@ -77,7 +64,7 @@ def test_broker_env_decodes_to_the_catalog_and_local_properties(
     )
     local_props = read_properties(local.kafka_config_path(local_settings(stack, tmp_path)))
     for node_id, service in enumerate(brokers, start=1):
-        seen = image_properties(run.env(service))
+        seen = run.properties(service)
         assert seen == catalog.kafka_broker_properties(
             settings,
             node_id=node_id,
@@ -101,7 +88,7 @@ def test_connect_env_decodes_to_the_local_worker_properties(
     stack: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     run: ProgramRun = request.getfixturevalue(f"{stack}_run")
-    seen = image_properties(run.env("connect"))
+    seen = run.properties("connect")
     local.connect_program(local_settings(stack, tmp_path))
     local_props = read_properties(tmp_path / "conf" / "connect" / "connect-distributed.properties")
     assert set(seen) == set(local_props)
