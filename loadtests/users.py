@@ -29,8 +29,7 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import gevent  # noqa: F401  (locust patches with it; psycopg must be imported after)
-import locust
+import locust  # patches the standard library with gevent: psycopg must be imported after it
 import psycopg
 from faker import Faker
 from locust import User, between, constant, events, task
