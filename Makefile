@@ -6,10 +6,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit setup prereqs venv jars lint typecheck down clean help
+.PHONY: demo test unit setup prereqs venv jars lint typecheck load load-ui down clean help
 
 help:
-	@echo "make demo | make test | make unit (fast lane) | make lint | make down | make clean"
+	@echo "make demo | make test | make unit (fast lane) | make lint | make load | make down | make clean"
 
 demo: setup
 	$(BIN)/etl demo
@@ -44,6 +44,29 @@ lint: venv
 
 typecheck: venv
 	$(BIN)/mypy
+
+# Load on the running stack (started first when it is not healthy): LOAD_SHAPE (steady, ramp,
+# spike, step), LOAD_USERS peak users (the e2e probe is one), LOAD_TIME the run's length.
+# Locust's HTML and CSV reports go to $(LOAD_DIR) (under ETL_HOME, git-ignored).
+LOAD_SHAPE ?= steady
+LOAD_USERS ?= 10
+LOAD_TIME  ?= 30s
+LOAD_DIR   ?= $(or $(ETL_HOME),.etl)/loadtests
+LOAD_NAME  := $(LOAD_DIR)/$(LOAD_SHAPE)-$(shell date -u +%Y%m%dT%H%M%SZ)
+LOAD_WEB_PORT ?= 8089
+
+load: setup
+	@$(BIN)/etl status >/dev/null 2>&1 || $(BIN)/etl up
+	@mkdir -p $(LOAD_DIR)
+	LOAD_SHAPE=$(LOAD_SHAPE) $(BIN)/locust --config loadtests/locust.conf \
+		-u $(LOAD_USERS) -t $(LOAD_TIME) --csv $(LOAD_NAME) --html $(LOAD_NAME).html
+	@echo "reports: $(LOAD_NAME).html and $(LOAD_NAME)_*.csv"
+
+# The Locust web UI on http://127.0.0.1:$(LOAD_WEB_PORT) (users, rate and run time set there).
+load-ui: setup
+	@$(BIN)/etl status >/dev/null 2>&1 || $(BIN)/etl up
+	LOAD_SHAPE=$(LOAD_SHAPE) $(BIN)/locust -f loadtests/locustfile.py \
+		--web-host 127.0.0.1 --web-port $(LOAD_WEB_PORT)
 
 down:
 	$(BIN)/etl down

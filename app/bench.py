@@ -96,6 +96,45 @@ def _await_row(wh: psycopg.Connection, query: str, key: int, timeout_s: float, w
         time.sleep(POLL_S)
 
 
+class LatencyProbe:
+    """Marker orders (one line each, of the bench customer and product): each committed on the
+    source and timed until its row is visible in `dw.fact_orders`.
+
+    Used by `etl bench latency` (the pipeline idle in between) and by the Locust load test's
+    end-to-end probe (under load). Takes open autocommit connections, so a caller under gevent
+    passes connections made after the monkey-patching.
+    """
+
+    def __init__(self, src: psycopg.Connection, wh: psycopg.Connection, timeout_s: float) -> None:
+        self.src, self.wh, self.timeout_s = src, wh, timeout_s
+        self.customer = _ensure_row(src, _BENCH_CUSTOMER)
+        self.product = _ensure_row(src, _BENCH_PRODUCT)
+        # the product must be there first, or the first order would wait for it
+        _await_row(wh, _LIVE_PRODUCT, self.product, timeout_s, "the bench product")
+
+    def commit_order(self) -> int:
+        """Commit one marker order; return its id once the COMMIT has returned."""
+        with self.src.transaction():
+            order_id = self.src.execute(
+                "INSERT INTO orders (customer_id, total_amount) VALUES (%s, 10.00)"
+                " RETURNING order_id",
+                (self.customer,),
+            ).fetchone()[0]  # type: ignore[index]
+            self.src.execute(
+                "INSERT INTO order_items (order_id, product_id, quantity, unit_price)"
+                " VALUES (%s, %s, 1, 10.00)",
+                (order_id, self.product),
+            )
+        return int(order_id)
+
+    def measure(self) -> tuple[int, float]:
+        """(order id, seconds from its COMMIT returning to its warehouse row being visible)."""
+        order_id = self.commit_order()
+        committed = time.perf_counter()
+        _await_row(self.wh, _ORDER, order_id, self.timeout_s, f"order {order_id}")
+        return order_id, time.perf_counter() - committed
+
+
 def bench_latency(
     settings: Settings,
     orders: int,
@@ -110,26 +149,10 @@ def bench_latency(
         psycopg.connect(settings.source_dsn(), autocommit=True) as src,
         psycopg.connect(settings.warehouse_dsn(), autocommit=True) as wh,
     ):
-        customer = _ensure_row(src, _BENCH_CUSTOMER)
-        product = _ensure_row(src, _BENCH_PRODUCT)
-        # the product must be there first, or the first order would wait for it
-        _await_row(wh, _LIVE_PRODUCT, product, timeout_s, "the bench product")
+        probe = LatencyProbe(src, wh, timeout_s)
         for n in range(orders):
             time.sleep(idle_s)  # let every hop go idle: the latency of a lone change
-            with src.transaction():
-                order_id = src.execute(
-                    "INSERT INTO orders (customer_id, total_amount) VALUES (%s, 10.00)"
-                    " RETURNING order_id",
-                    (customer,),
-                ).fetchone()[0]  # type: ignore[index]
-                src.execute(
-                    "INSERT INTO order_items (order_id, product_id, quantity, unit_price)"
-                    " VALUES (%s, %s, 1, 10.00)",
-                    (order_id, product),
-                )
-            committed = time.perf_counter()
-            _await_row(wh, _ORDER, order_id, timeout_s, f"order {order_id}")
-            samples.append(time.perf_counter() - committed)
+            samples.append(probe.measure()[1])
             progress(n + 1, orders)
     return LatencyResult(
         orders=orders,

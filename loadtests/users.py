@@ -1,0 +1,179 @@
+"""Who makes the load: shoppers writing the shop's mix, and one end-to-end probe.
+
+- `Shopper`: one source connection per user (autocommit, default `synchronous_commit`, as a shop
+  application runs), writing through `app.shop`, the same functions `etl seed` uses. Task
+  weights give the mix: checkouts of 1-5 items in one transaction (a third with a new customer),
+  status progressions, cancellations, item edits, deletes, customers moving country, price
+  changes. A shopper changes only orders it created itself, so shoppers never fight over rows
+  and never touch the probe's marker orders. Each operation is one Locust request of type `sql`.
+- `EndToEndProbe`: exactly one per run (`fixed_count`). It commits a marker order through
+  `app.bench.LatencyProbe`, the `etl bench latency` probe, and reports the time from its COMMIT
+  to its row in `dw.fact_orders` as a request of type `e2e`. The warehouse is polled every 5 ms,
+  so figures are exact to that plus gevent's scheduling under load.
+
+The shared reference data (products and prices, customers) is read once at test start; the
+shop gets at least MIN_PRODUCTS products first, so a fresh stack can take load at once.
+
+When a shape ends a headless run, Locust 2.47 kills users wherever they are (`--stop-timeout`
+does not change that here): a transaction cut off half way is never committed, is not reported
+as a request, and the server rolls it back when `on_stop` closes the connection. psycopg's
+warning about the rollback it could not send is therefore silenced.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import locust  # patches the standard library with gevent: psycopg must be imported after it
+import psycopg
+from faker import Faker
+from locust import User, between, constant, events, task
+
+from app import shop
+from app.bench import LatencyProbe
+from etl.errors import EtlError
+from etl.settings import load_settings
+from loadtests.report import report, request
+
+MIN_PRODUCTS = 50
+KEEP_ORDERS = 200  # orders a shopper remembers to change later
+PROBE_TIMEOUT_S = 60.0
+PROBE_NAME = "commit -> warehouse"
+
+_fake = Faker()
+logging.getLogger("psycopg.transaction").setLevel(logging.ERROR)  # see the module docstring
+#: product id -> price and the customer ids, shared by all shoppers of this process
+_prices: dict[int, Decimal] = {}
+_customers: list[int] = []
+
+
+@events.test_start.add_listener
+def load_reference_data(environment: locust.env.Environment, **_: object) -> None:
+    """Make sure there are products to buy, then read products and customers once."""
+    with psycopg.connect(load_settings().source_dsn(), autocommit=True) as conn:
+        have = conn.execute("SELECT count(*) FROM products").fetchone()[0]  # type: ignore[index]
+        ids = shop.reserve_ids(conn, "products", "product_id", max(0, MIN_PRODUCTS - have))
+        rng = random.Random()
+        with conn.transaction(), conn.cursor() as cur:
+            shop.insert_products(cur, [shop.new_product_row(pid, rng, _fake) for pid in ids])
+        _prices.clear()
+        _prices.update(conn.execute("SELECT product_id, unit_price FROM products").fetchall())
+        _customers[:] = [r[0] for r in conn.execute("SELECT customer_id FROM customers")]
+
+
+class Shopper(User):
+    """A shop's customers and back office, as one stream of writes."""
+
+    wait_time = between(0.05, 0.25)
+
+    def on_start(self) -> None:
+        self.rng = random.Random()
+        self.orders: list[shop.ShopOrder] = []
+        self.conn = psycopg.connect(load_settings().source_dsn(), autocommit=True)
+
+    def on_stop(self) -> None:
+        self.conn.close()
+
+    def _mine(self, *statuses: str) -> shop.ShopOrder | None:
+        candidates = [o for o in self.orders if o.status in statuses]
+        return self.rng.choice(candidates) if candidates else None
+
+    @task(10)
+    def new_order(self) -> None:
+        with request(self.environment, "sql", "new order"):
+            order, new_customer = self._checkout()
+            # shared or remembered only once committed: others may refer to them from now on
+            self.orders = [*self.orders[-KEEP_ORDERS + 1 :], order]
+            if new_customer is not None:
+                _customers.append(new_customer)
+
+    def _checkout(self) -> tuple[shop.ShopOrder, int | None]:
+        """An order of 1-5 items, a third of them by a new customer, in one transaction."""
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            if not _customers or self.rng.random() < 0.35:
+                cid = shop.reserve_ids(self.conn, "customers", "customer_id", 1)[0]
+                shop.insert_customer(cur, shop.new_customer_row(cid, self.rng, _fake))
+                new_customer: int | None = cid
+            else:
+                cid, new_customer = self.rng.choice(_customers), None
+            (order_id,) = shop.reserve_ids(self.conn, "orders", "order_id", 1)
+            order = shop.ShopOrder(order_id, "pending")
+            for pid in self.rng.sample(sorted(_prices), self.rng.randint(1, 5)):
+                order.items[pid] = (self.rng.randint(1, 5), _prices[pid])
+            shop.insert_order(cur, order, cid, datetime.now(UTC))
+        return order, new_customer
+
+    @task(8)
+    def status_change(self) -> None:
+        order = self._mine(*shop.STATUS_FLOW[:-1])
+        if order is not None:
+            following = shop.STATUS_FLOW[shop.STATUS_FLOW.index(order.status) + 1]
+            with request(self.environment, "sql", "status change"):
+                shop.set_status(self.conn.cursor(), order, following)
+
+    @task(1)
+    def cancellation(self) -> None:
+        order = self._mine("pending", "paid")
+        if order is not None:
+            with request(self.environment, "sql", "cancellation"):
+                shop.set_status(self.conn.cursor(), order, "cancelled")
+
+    @task(1)
+    def item_edit(self) -> None:
+        order = self._mine("pending")
+        if order is not None:
+            with request(self.environment, "sql", "item edit"):
+                shop.edit_item(self.conn.cursor(), order, self.rng)
+
+    @task(1)
+    def delete(self) -> None:
+        order = self._mine(*shop.STATUS_FLOW, "cancelled")
+        if order is not None:
+            self.orders.remove(order)
+            with request(self.environment, "sql", "order delete"):
+                shop.delete_order(self.conn.cursor(), order.order_id)
+
+    @task(1)
+    def customer_change(self) -> None:
+        if _customers:
+            cid, country = self.rng.choice(_customers), self.rng.choice(shop.COUNTRIES)
+            with request(self.environment, "sql", "customer change"):
+                shop.move_customer(self.conn.cursor(), cid, country)
+
+    @task(1)
+    def price_change(self) -> None:
+        pid = self.rng.choice(sorted(_prices))
+        with request(self.environment, "sql", "price change"):
+            shop.change_price(self.conn.cursor(), pid, Decimal(self.rng.randrange(80, 125)) / 100)
+
+
+class EndToEndProbe(User):
+    """One marker order at a time: source COMMIT to warehouse row, as request type `e2e`."""
+
+    fixed_count = 1
+    wait_time = constant(float(os.environ.get("LOAD_PROBE_INTERVAL_S", "0.5")))
+
+    def on_start(self) -> None:
+        settings = load_settings()
+        self.src = psycopg.connect(settings.source_dsn(), autocommit=True)
+        self.wh = psycopg.connect(settings.warehouse_dsn(), autocommit=True)
+        self.probe = LatencyProbe(self.src, self.wh, PROBE_TIMEOUT_S)
+
+    def on_stop(self) -> None:
+        self.src.close()
+        self.wh.close()
+
+    @task
+    def commit_to_warehouse(self) -> None:
+        started = time.perf_counter()
+        try:
+            _, seconds = self.probe.measure()
+        except (EtlError, psycopg.Error) as exc:
+            report(self.environment, "e2e", PROBE_NAME, time.perf_counter() - started, exc)
+        else:
+            report(self.environment, "e2e", PROBE_NAME, seconds)
