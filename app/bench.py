@@ -84,8 +84,8 @@ class LatencyResult(BaseModel):
     samples_s: list[float]
 
 
-def _await_row(wh: psycopg.Connection, query: str, key: int, timeout_s: float, what: str) -> None:
-    """Poll the warehouse every POLL_S until `query` finds a row for `key`."""
+def await_row(wh: psycopg.Connection, query: str, key: int, timeout_s: float, what: str) -> None:
+    """Poll the target database every POLL_S until `query` finds a row for `key`."""
     deadline = time.perf_counter() + timeout_s
     while not wh.execute(query, (key,)).fetchone():
         if time.perf_counter() > deadline:
@@ -110,29 +110,43 @@ def bench_latency(
         psycopg.connect(settings.source_dsn(), autocommit=True) as src,
         psycopg.connect(settings.warehouse_dsn(), autocommit=True) as wh,
     ):
-        customer = _ensure_row(src, _BENCH_CUSTOMER)
-        product = _ensure_row(src, _BENCH_PRODUCT)
+        customer, product = bench_customer_and_product(src)
         # the product must be there first, or the first order would wait for it
-        _await_row(wh, _LIVE_PRODUCT, product, timeout_s, "the bench product")
+        await_row(wh, _LIVE_PRODUCT, product, timeout_s, "the bench product")
         for n in range(orders):
             time.sleep(idle_s)  # let every hop go idle: the latency of a lone change
-            with src.transaction():
-                order_id = src.execute(
-                    "INSERT INTO orders (customer_id, total_amount) VALUES (%s, 10.00)"
-                    " RETURNING order_id",
-                    (customer,),
-                ).fetchone()[0]  # type: ignore[index]
-                src.execute(
-                    "INSERT INTO order_items (order_id, product_id, quantity, unit_price)"
-                    " VALUES (%s, %s, 1, 10.00)",
-                    (order_id, product),
-                )
+            order_id = commit_order(src, customer, product)
             committed = time.perf_counter()
-            _await_row(wh, _ORDER, order_id, timeout_s, f"order {order_id}")
+            await_row(wh, _ORDER, order_id, timeout_s, f"order {order_id}")
             samples.append(time.perf_counter() - committed)
             progress(n + 1, orders)
+    return latency_result(samples, idle_s)
+
+
+def bench_customer_and_product(src: psycopg.Connection) -> tuple[int, int]:
+    """The customer and product every latency order uses, created once."""
+    return _ensure_row(src, _BENCH_CUSTOMER), _ensure_row(src, _BENCH_PRODUCT)
+
+
+def commit_order(src: psycopg.Connection, customer: int, product: int) -> int:
+    """Commit one order with one line on the source (autocommit connection); its id."""
+    with src.transaction():
+        row = src.execute(
+            "INSERT INTO orders (customer_id, total_amount) VALUES (%s, 10.00) RETURNING order_id",
+            (customer,),
+        ).fetchone()
+        assert row is not None
+        src.execute(
+            "INSERT INTO order_items (order_id, product_id, quantity, unit_price)"
+            " VALUES (%s, %s, 1, 10.00)",
+            (row[0], product),
+        )
+    return int(row[0])
+
+
+def latency_result(samples: list[float], idle_s: float) -> LatencyResult:
     return LatencyResult(
-        orders=orders,
+        orders=len(samples),
         p50_s=round(percentile(samples, 0.50), 3),
         p95_s=round(percentile(samples, 0.95), 3),
         max_s=round(max(samples), 3),
