@@ -226,18 +226,18 @@ def leftovers(settings: Settings, peer: Peer) -> list[str]:
 # --------------------------------------------------------------------------- compare and time
 
 
-def peer_state(conn: psycopg.Connection) -> list[SideSummary]:
-    """Per captured table: rows, amount sum, row-hash sum (reconcile's tiers 1-2).
+def peer_state(conn: psycopg.Connection) -> dict[str, SideSummary]:
+    """Per captured table (by name): rows, amount sum, row-hash sum (reconcile's tiers 1-2).
 
     The peer's tables have the source's names and columns, so the source's own side of the
     reconciliation reads them as they are.
     """
     conn.execute("SET TIME ZONE 'UTC'")
-    return [source_side(conn, entity).summary() for entity in ENTITIES.values()]
+    return {name: source_side(conn, entity).summary() for name, entity in ENTITIES.items()}
 
 
-def _key(summaries: list[SideSummary]) -> list[tuple[int, str | None, str]]:
-    return [(s.rows, s.amount, s.hash_sum) for s in summaries]
+def _key(summaries: dict[str, SideSummary]) -> list[tuple[int, str | None, str]]:
+    return [(s.rows, s.amount, s.hash_sum) for s in summaries.values()]
 
 
 def wait_until_equal(settings: Settings, peer: Peer, timeout_s: float = 120.0) -> float:
