@@ -18,6 +18,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psycopg
@@ -60,7 +61,7 @@ def _ensure_row(conn: psycopg.Connection, statements: tuple[str, str]) -> int:
     return int(row[0])
 
 
-def _noop(done: int, total: int) -> None:
+def no_progress(done: int, total: int) -> None:
     pass
 
 
@@ -102,33 +103,52 @@ def bench_latency(
     *,
     idle_s: float = 1.0,
     timeout_s: float = 60.0,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
 ) -> LatencyResult:
     """Commit single orders (one line each) and time each until its warehouse row exists."""
-    samples: list[float] = []
     with (
         psycopg.connect(settings.source_dsn(), autocommit=True) as src,
         psycopg.connect(settings.warehouse_dsn(), autocommit=True) as wh,
     ):
-        customer, product = bench_customer_and_product(src)
-        # the product must be there first, or the first order would wait for it
-        await_row(wh, _LIVE_PRODUCT, product, timeout_s, "the bench product")
-        for n in range(orders):
-            time.sleep(idle_s)  # let every hop go idle: the latency of a lone change
-            order_id = commit_order(src, customer, product)
-            committed = time.perf_counter()
-            await_row(wh, _ORDER, order_id, timeout_s, f"order {order_id}")
-            samples.append(time.perf_counter() - committed)
-            progress(n + 1, orders)
-    return latency_result(samples, idle_s)
+        target = MarkerTarget(wh, product_query=_LIVE_PRODUCT, order_query=_ORDER)
+        return time_marker_orders(src, target, orders, idle_s, timeout_s, progress)
 
 
-def bench_customer_and_product(src: psycopg.Connection) -> tuple[int, int]:
-    """The customer and product every latency order uses, created once."""
-    return _ensure_row(src, _BENCH_CUSTOMER), _ensure_row(src, _BENCH_PRODUCT)
+@dataclass(frozen=True)
+class MarkerTarget:
+    """Where marker orders are awaited: a connection and the queries that find a product and an
+    order by key. The warehouse for this pipeline; a peer's copy of the source tables for the
+    load tests' peers (`app.peers`), so both are timed the same way."""
+
+    conn: psycopg.Connection
+    product_query: str
+    order_query: str
 
 
-def commit_order(src: psycopg.Connection, customer: int, product: int) -> int:
+def time_marker_orders(
+    src: psycopg.Connection,
+    target: MarkerTarget,
+    orders: int,
+    idle_s: float,
+    timeout_s: float,
+    progress: Progress = no_progress,
+) -> LatencyResult:
+    """Commit `orders` lone orders on the source, each timed until the target has its row."""
+    samples: list[float] = []
+    customer, product = _ensure_row(src, _BENCH_CUSTOMER), _ensure_row(src, _BENCH_PRODUCT)
+    # the product must be there first, or the first order would wait for it
+    await_row(target.conn, target.product_query, product, timeout_s, "the bench product")
+    for n in range(orders):
+        time.sleep(idle_s)  # let every hop go idle: the latency of a lone change
+        order_id = _commit_order(src, customer, product)
+        committed = time.perf_counter()
+        await_row(target.conn, target.order_query, order_id, timeout_s, f"order {order_id}")
+        samples.append(time.perf_counter() - committed)
+        progress(n + 1, orders)
+    return _latency_result(samples, idle_s)
+
+
+def _commit_order(src: psycopg.Connection, customer: int, product: int) -> int:
     """Commit one order with one line on the source (autocommit connection); its id."""
     with src.transaction():
         row = src.execute(
@@ -144,7 +164,7 @@ def commit_order(src: psycopg.Connection, customer: int, product: int) -> int:
     return int(row[0])
 
 
-def latency_result(samples: list[float], idle_s: float) -> LatencyResult:
+def _latency_result(samples: list[float], idle_s: float) -> LatencyResult:
     return LatencyResult(
         orders=len(samples),
         p50_s=round(percentile(samples, 0.50), 3),

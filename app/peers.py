@@ -14,19 +14,12 @@ the target, with the same orders and polling), so the figures compare one to one
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import psycopg
 from confluent_kafka.admin import AdminClient
 from psycopg import sql
 
-from app.bench import (
-    LatencyResult,
-    await_row,
-    bench_customer_and_product,
-    commit_order,
-    latency_result,
-)
+from app.bench import LatencyResult, MarkerTarget, Progress, no_progress, time_marker_orders
 from etl.connector import ConnectClient
 from etl.errors import EtlError
 from etl.settings import Settings, maintenance_dsn
@@ -50,7 +43,6 @@ from infra.peers import (
 from loaders.entities import ENTITIES
 from loaders.reconcile import SideSummary, source_side
 
-Progress = Callable[[int, int], None]
 _PRODUCT = "SELECT 1 FROM public.products WHERE product_id = %s"
 _ORDER = "SELECT 1 FROM public.orders WHERE order_id = %s"
 
@@ -259,19 +251,9 @@ def peer_latency(
     *,
     idle_s: float = 1.0,
     timeout_s: float = 60.0,
-    progress: Progress | None = None,
+    progress: Progress = no_progress,
 ) -> LatencyResult:
     """Commit single marker orders and time each until its row exists in the peer's database."""
-    samples: list[float] = []
     with _connect(settings.source_dsn()) as src, _connect(peer_dsn(settings, peer)) as dst:
-        customer, product = bench_customer_and_product(src)
-        await_row(dst, _PRODUCT, product, timeout_s, "the bench product")
-        for n in range(orders):
-            time.sleep(idle_s)  # every hop idle: the latency of a lone change, as for the pipeline
-            order_id = commit_order(src, customer, product)
-            committed = time.perf_counter()
-            await_row(dst, _ORDER, order_id, timeout_s, f"order {order_id}")
-            samples.append(time.perf_counter() - committed)
-            if progress:
-                progress(n + 1, orders)
-    return latency_result(samples, idle_s)
+        target = MarkerTarget(dst, product_query=_PRODUCT, order_query=_ORDER)
+        return time_marker_orders(src, target, orders, idle_s, timeout_s, progress)
