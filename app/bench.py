@@ -18,6 +18,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psycopg
@@ -60,7 +61,7 @@ def _ensure_row(conn: psycopg.Connection, statements: tuple[str, str]) -> int:
     return int(row[0])
 
 
-def _noop(done: int, total: int) -> None:
+def no_progress(done: int, total: int) -> None:
     pass
 
 
@@ -84,13 +85,30 @@ class LatencyResult(BaseModel):
     samples_s: list[float]
 
 
-def _await_row(wh: psycopg.Connection, query: str, key: int, timeout_s: float, what: str) -> None:
-    """Poll the warehouse every POLL_S until `query` finds a row for `key`."""
+@dataclass(frozen=True)
+class MarkerTarget:
+    """Where marker orders are awaited: a name, a connection and the queries that find a product
+    and an order by key. The warehouse for this pipeline (`warehouse_target`); a peer's copy of
+    the source tables for the load tests' peers (`app.peers`), so all are timed the same way."""
+
+    name: str
+    conn: psycopg.Connection
+    product_query: str
+    order_query: str
+
+
+def warehouse_target(wh: psycopg.Connection) -> MarkerTarget:
+    """This pipeline: a marker order has arrived once `dw.fact_orders` has its row."""
+    return MarkerTarget("pipeline", wh, _LIVE_PRODUCT, _ORDER)
+
+
+def await_row(target: MarkerTarget, query: str, key: int, timeout_s: float, what: str) -> None:
+    """Poll the target every POLL_S until `query` finds a row for `key`."""
     deadline = time.perf_counter() + timeout_s
-    while not wh.execute(query, (key,)).fetchone():
+    while not target.conn.execute(query, (key,)).fetchone():
         if time.perf_counter() > deadline:
             raise EtlError(
-                f"{what} did not reach the warehouse within {timeout_s:.0f} s: "
+                f"{what} did not reach {target.name} within {timeout_s:.0f} s: "
                 "`etl status` shows which component is behind"
             )
         time.sleep(POLL_S)
@@ -98,41 +116,70 @@ def _await_row(wh: psycopg.Connection, query: str, key: int, timeout_s: float, w
 
 class LatencyProbe:
     """Marker orders (one line each, of the bench customer and product): each committed on the
-    source and timed until its row is visible in `dw.fact_orders`.
+    source and timed until its row is visible in the target.
 
-    Used by `etl bench latency` (the pipeline idle in between) and by the Locust load test's
-    end-to-end probe (under load). Takes open autocommit connections, so a caller under gevent
-    passes connections made after the monkey-patching.
+    Used by `etl bench latency` and the peers' latency (idle in between) and by the Locust load
+    test's end-to-end probes (under load). Takes open autocommit connections, so a caller under
+    gevent passes connections made after the monkey-patching.
     """
 
-    def __init__(self, src: psycopg.Connection, wh: psycopg.Connection, timeout_s: float) -> None:
-        self.src, self.wh, self.timeout_s = src, wh, timeout_s
+    def __init__(self, src: psycopg.Connection, target: MarkerTarget, timeout_s: float) -> None:
+        self.src, self.target, self.timeout_s = src, target, timeout_s
         self.customer = _ensure_row(src, _BENCH_CUSTOMER)
         self.product = _ensure_row(src, _BENCH_PRODUCT)
         # the product must be there first, or the first order would wait for it
-        _await_row(wh, _LIVE_PRODUCT, self.product, timeout_s, "the bench product")
+        await_row(target, target.product_query, self.product, timeout_s, "the bench product")
 
     def commit_order(self) -> int:
         """Commit one marker order; return its id once the COMMIT has returned."""
         with self.src.transaction():
-            order_id = self.src.execute(
+            row = self.src.execute(
                 "INSERT INTO orders (customer_id, total_amount) VALUES (%s, 10.00)"
                 " RETURNING order_id",
                 (self.customer,),
-            ).fetchone()[0]  # type: ignore[index]
+            ).fetchone()
+            assert row is not None
             self.src.execute(
                 "INSERT INTO order_items (order_id, product_id, quantity, unit_price)"
                 " VALUES (%s, %s, 1, 10.00)",
-                (order_id, self.product),
+                (row[0], self.product),
             )
-        return int(order_id)
+        return int(row[0])
 
     def measure(self) -> tuple[int, float]:
-        """(order id, seconds from its COMMIT returning to its warehouse row being visible)."""
+        """(order id, seconds from its COMMIT returning to its row being visible in the target)."""
         order_id = self.commit_order()
         committed = time.perf_counter()
-        _await_row(self.wh, _ORDER, order_id, self.timeout_s, f"order {order_id}")
+        await_row(
+            self.target, self.target.order_query, order_id, self.timeout_s, f"order {order_id}"
+        )
         return order_id, time.perf_counter() - committed
+
+
+def time_marker_orders(
+    src: psycopg.Connection,
+    target: MarkerTarget,
+    orders: int,
+    idle_s: float,
+    timeout_s: float,
+    progress: Progress = no_progress,
+) -> LatencyResult:
+    """Commit `orders` lone orders on the source, each timed until the target has its row."""
+    probe = LatencyProbe(src, target, timeout_s)
+    samples: list[float] = []
+    for n in range(orders):
+        time.sleep(idle_s)  # let every hop go idle: the latency of a lone change
+        samples.append(probe.measure()[1])
+        progress(n + 1, orders)
+    return LatencyResult(
+        orders=len(samples),
+        p50_s=round(percentile(samples, 0.50), 3),
+        p95_s=round(percentile(samples, 0.95), 3),
+        max_s=round(max(samples), 3),
+        mean_s=round(statistics.fmean(samples), 3),
+        idle_between_s=idle_s,
+        samples_s=[round(s, 3) for s in samples],
+    )
 
 
 def bench_latency(
@@ -141,28 +188,14 @@ def bench_latency(
     *,
     idle_s: float = 1.0,
     timeout_s: float = 60.0,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
 ) -> LatencyResult:
     """Commit single orders (one line each) and time each until its warehouse row exists."""
-    samples: list[float] = []
     with (
         psycopg.connect(settings.source_dsn(), autocommit=True) as src,
         psycopg.connect(settings.warehouse_dsn(), autocommit=True) as wh,
     ):
-        probe = LatencyProbe(src, wh, timeout_s)
-        for n in range(orders):
-            time.sleep(idle_s)  # let every hop go idle: the latency of a lone change
-            samples.append(probe.measure()[1])
-            progress(n + 1, orders)
-    return LatencyResult(
-        orders=orders,
-        p50_s=round(percentile(samples, 0.50), 3),
-        p95_s=round(percentile(samples, 0.95), 3),
-        max_s=round(max(samples), 3),
-        mean_s=round(statistics.fmean(samples), 3),
-        idle_between_s=idle_s,
-        samples_s=[round(s, 3) for s in samples],
-    )
+        return time_marker_orders(src, warehouse_target(wh), orders, idle_s, timeout_s, progress)
 
 
 # --------------------------------------------------------------------------- burst

@@ -86,6 +86,23 @@ class ConnectClient:
         self.put_config(name, config)
         return "created" if current is None else "updated"
 
+    @_retry
+    def stop(self, name: str) -> bool:
+        """Stop the connector and its tasks, config kept (KIP-875); False if there is none."""
+        response = self._request("PUT", f"/connectors/{name}/stop")
+        if response.status_code == 404:
+            return False
+        response.raise_for_status()
+        return True
+
+    @_retry
+    def reset_offsets(self, name: str) -> None:
+        """Forget a stopped connector's offsets (a source's LSN, a sink's consumer group), so a
+        connector created again under this name starts afresh instead of resuming."""
+        response = self._request("DELETE", f"/connectors/{name}/offsets")
+        if response.status_code != 404:
+            response.raise_for_status()
+
     def failure_trace(self, name: str) -> str | None:
         """The first FAILED connector or task trace, if any."""
         status = self.status(name) or {}

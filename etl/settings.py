@@ -23,6 +23,8 @@ JAR_DIRS: dict[str, str] = {
     "kafka": "kafka",
     "connect": "connect",
     "debezium": "plugins/debezium-connector-postgres",
+    # The load tests' JDBC sink peer: a second plugin on the same worker (issue 12).
+    "debezium-jdbc": "plugins/debezium-connector-jdbc",
     "spark": "spark",
     "webjars": "webjars",  # Data Docs' CSS/JS (infra/jvm/webjars.xml), not a JVM component
 }

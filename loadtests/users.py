@@ -35,7 +35,7 @@ from faker import Faker
 from locust import User, between, constant, events, task
 
 from app import shop
-from app.bench import LatencyProbe
+from app.bench import LatencyProbe, warehouse_target
 from etl.errors import EtlError
 from etl.settings import load_settings
 from loadtests.report import report, request
@@ -162,7 +162,7 @@ class EndToEndProbe(User):
         settings = load_settings()
         self.src = psycopg.connect(settings.source_dsn(), autocommit=True)
         self.wh = psycopg.connect(settings.warehouse_dsn(), autocommit=True)
-        self.probe = LatencyProbe(self.src, self.wh, PROBE_TIMEOUT_S)
+        self.probe = LatencyProbe(self.src, warehouse_target(self.wh), PROBE_TIMEOUT_S)
 
     def on_stop(self) -> None:
         self.src.close()

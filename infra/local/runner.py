@@ -98,7 +98,7 @@ def prepare(settings: Settings, report: Report = _noop) -> list[services.LocalPr
     """Prerequisites, jars, data dirs, one-time init: everything before a process starts."""
     postgres_bindir()
     java_binary()
-    for component in COMPONENTS:  # kafka, connect, debezium, spark, webjars
+    for component in COMPONENTS:  # kafka, connect, debezium(-jdbc), spark, webjars
         resolve_jars(settings, component)
     for directory in (settings.data_dir, settings.logs_dir, settings.run_dir, settings.conf_dir):
         directory.mkdir(parents=True, exist_ok=True)
