@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
 from pydantic import BaseModel
 from rich.console import Console
 
-from app.params import JsonOption, OrdersOption, SeedOption, WaitOption
+from app.params import (
+    BoundOption,
+    JsonOption,
+    OrdersOption,
+    RatesOption,
+    SeedOption,
+    StepOption,
+    WaitOption,
+    parse_rates,
+)
 from etl.errors import ComponentFailed, EtlError
 from etl.settings import Settings, connection_env, load_settings
 
@@ -285,6 +296,80 @@ def bench_burst(
         f"caught up after the seed: slot {hops.source_slot_s:.2f} s, transform {transform}, "
         f"loader {hops.loader_s:.2f} s, warehouse equal {hops.warehouse_equal_s:.2f} s"
     )
+
+
+def _progress_line(message: str) -> None:
+    console.print(f"[dim]{message}[/dim]")
+
+
+@bench_app.command("capacity")
+@handles_errors
+def bench_capacity(
+    rates: str = RatesOption,
+    duration: float = StepOption,
+    bound: float = BoundOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Raise the offered shop load step by step (Locust) until this pipeline stops keeping up:
+    its highest sustained rate in orders/s and change events/s."""
+    from app.capacity import find_capacity
+
+    result = find_capacity(
+        _settings(),
+        rates=parse_rates(rates),
+        bound_s=bound,
+        step_seconds=duration,
+        say=_progress_line,
+    )
+    if as_json:
+        print_json(result)
+        return
+    capacity = result.capacity["pipeline"]
+    above = " (it sustained every rate run: more is possible)" if capacity.at_ladder_top else ""
+    out.print(
+        f"highest sustained rate: {capacity.orders_per_s:g} orders/s, "
+        f"{capacity.events_per_s:g} change events/s{above}; reports in {result.run_dir}"
+    )
+
+
+@bench_app.command("compare")
+@handles_errors
+def bench_compare(
+    rates: str = RatesOption,
+    fixed_rate: float = typer.Option(
+        200.0, "--fixed-rate", min=1, help="The rate the latency columns are read at, orders/s."
+    ),
+    duration: float = StepOption,
+    bound: float = BoundOption,
+    ceiling_duration: float = typer.Option(
+        30.0, "--ceiling-duration", min=5, help="Seconds of unpaced load for the ceiling."
+    ),
+    keep_peers: bool = typer.Option(False, "--keep-peers", help="Leave the peers set up."),
+    chart: Path | None = typer.Option(None, "--chart", help="Also copy the chart (PNG) here."),
+    as_json: bool = JsonOption,
+) -> None:
+    """This pipeline, the Debezium JDBC sink and PostgreSQL logical replication under the same
+    Locust load, plus the source-only ceiling: a table, a chart, and `pipeline/peer: R`."""
+    from app.compare import compare
+    from app.compare_report import print_compare
+
+    result = compare(
+        _settings(),
+        rates=parse_rates(rates),
+        fixed_rate=fixed_rate,
+        bound_s=bound,
+        step_seconds=duration,
+        ceiling_seconds=ceiling_duration,
+        keep_peers=keep_peers,
+        say=_progress_line,
+    )
+    if chart is not None:
+        chart.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(result.chart, chart)
+    if as_json:
+        print_json(result)
+        return
+    print_compare(out, result)
 
 
 @app.command()
