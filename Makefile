@@ -6,10 +6,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit setup prereqs venv jars lint typecheck load load-ui down clean help
+.PHONY: demo test unit setup prereqs venv jars lint typecheck bench bench-compare load load-ui \
+	down clean help
 
 help:
-	@echo "make demo | make test | make unit (fast lane) | make lint | make load | make down | make clean"
+	@echo "make demo | make test | make unit (fast lane) | make lint | make bench | make bench-compare | make load | make down | make clean"
 
 demo: setup
 	$(BIN)/etl demo
@@ -44,6 +45,20 @@ lint: venv
 
 typecheck: venv
 	$(BIN)/mypy
+
+# Benchmarks (pytest-benchmark; the transform's starts the test stack on its own ports): each run
+# is saved as JSON in $(BENCH_DIR) (under ETL_HOME, git-ignored), the rates in `extra_info`.
+# bench-compare: the newest saved run against the one before; exit 1 when a time or rate got
+# worse by more than BENCH_THRESHOLD percent.
+BENCH_DIR       ?= $(or $(ETL_HOME),.etl)/benchmarks
+BENCH_THRESHOLD ?= 10
+
+bench: setup
+	$(BIN)/pytest tests/benchmarks --benchmark-only -p no:cacheprovider \
+		--benchmark-storage=file://$(BENCH_DIR) --benchmark-autosave
+
+bench-compare: venv
+	$(BIN)/etl bench compare-runs --storage $(BENCH_DIR) --threshold $(BENCH_THRESHOLD)
 
 # Load on the running stack (started first when it is not healthy): LOAD_SHAPE (steady, ramp,
 # spike, step), LOAD_USERS peak users (the e2e probe is one), LOAD_TIME the run's length.

@@ -5,10 +5,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from app.benchruns import RunComparison
 from etl.quality_results import QualityRun, failures_line
 from infra.local.status import StackStatus
 from loaders.results import ReconcileResult, WarehouseReport
@@ -105,3 +108,41 @@ def print_warehouse(out: Console, report: WarehouseReport) -> None:
     broken = {ref: n for ref, n in report.dangling_references.items() if n}
     if broken:
         out.print(f"[red]facts naming no dimension row: {broken}[/red]")
+
+
+def print_bench_comparison(out: Console, result: RunComparison) -> None:
+    if result.message:
+        out.print(result.message, highlight=False)
+        return
+    assert result.previous is not None and result.newest is not None
+    table = Table(
+        "benchmark",
+        "metric",
+        "previous",
+        "newest",
+        "change",
+        "",
+        title=f"newest {Path(result.newest.file).name}\nagainst {Path(result.previous.file).name}",
+    )
+    for m in result.metrics:
+        if m.change_pct is None:
+            verdict = "only in one run"
+        elif m.regressed:
+            verdict = f"[red]REGRESSED[/red] ({m.better} is better)"
+        else:
+            verdict = "[green]ok[/green]"
+        table.add_row(
+            m.benchmark,
+            m.metric,
+            "-" if m.previous is None else f"{m.previous:,.4g}",
+            "-" if m.newest is None else f"{m.newest:,.4g}",
+            "-" if m.change_pct is None else f"{m.change_pct:+.1f}%",
+            verdict,
+        )
+    out.print(table)
+    worse = sum(m.regressed for m in result.metrics)
+    out.print(
+        f"[red]{worse} metric(s) worse by more than {result.threshold_pct}%[/red]"
+        if worse
+        else f"[green]no metric worse by more than {result.threshold_pct}%[/green]"
+    )
