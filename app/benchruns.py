@@ -142,7 +142,7 @@ def compare_saved_runs(storage: Path, threshold_pct: int = 10) -> RunComparison:
     if len(runs) < 2:
         result.message = (
             f"nothing to compare: {len(runs)} saved benchmark run(s) of {machine_id} in "
-            f"{storage}; `make bench` saves one each time, two are needed"
+            f"{storage}, two needed (`make bench` saves one per run)"
         )
         return result
     (old_path, old), (new_path, new) = runs[-2:]

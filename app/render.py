@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from app.benchruns import RunComparison
+from app.benchruns import MetricChange, RunComparison
 from etl.quality_results import QualityRun, failures_line
 from infra.local.status import StackStatus
 from loaders.results import ReconcileResult, WarehouseReport
@@ -110,9 +110,24 @@ def print_warehouse(out: Console, report: WarehouseReport) -> None:
         out.print(f"[red]facts naming no dimension row: {broken}[/red]")
 
 
+def _figure(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _verdict(m: MetricChange, threshold_pct: int) -> str:
+    if m.change_pct is None:
+        return "only in one run"
+    if m.regressed:
+        return f"[red]REGRESSED[/red] ({m.better} is better)"
+    gain = -m.change_pct if m.better == "lower" else m.change_pct
+    return "[green]improved[/green]" if gain > threshold_pct else "ok"
+
+
 def print_bench_comparison(out: Console, result: RunComparison) -> None:
     if result.message:
-        out.print(result.message, highlight=False)
+        out.print(result.message, highlight=False, soft_wrap=True)  # one line, never wrapped
         return
     assert result.previous is not None and result.newest is not None
     table = Table(
@@ -125,19 +140,13 @@ def print_bench_comparison(out: Console, result: RunComparison) -> None:
         title=f"newest {Path(result.newest.file).name}\nagainst {Path(result.previous.file).name}",
     )
     for m in result.metrics:
-        if m.change_pct is None:
-            verdict = "only in one run"
-        elif m.regressed:
-            verdict = f"[red]REGRESSED[/red] ({m.better} is better)"
-        else:
-            verdict = "[green]ok[/green]"
         table.add_row(
             m.benchmark,
             m.metric,
-            "-" if m.previous is None else f"{m.previous:,.4g}",
-            "-" if m.newest is None else f"{m.newest:,.4g}",
+            _figure(m.previous),
+            _figure(m.newest),
             "-" if m.change_pct is None else f"{m.change_pct:+.1f}%",
-            verdict,
+            _verdict(m, result.threshold_pct),
         )
     out.print(table)
     worse = sum(m.regressed for m in result.metrics)

@@ -1,13 +1,13 @@
 """How fast `etl seed` writes shop traffic into a source database: orders/s and change events/s.
 
-`run_seed` (what `etl seed` runs) writes ORDERS orders with their later changes into the source
-schema on the throwaway PostgreSQL cluster of tests/fixtures/postgres.py (same initdb and
-migrations as `etl up`'s source; its server settings are the warehouse's, `wal_level=replica`
-instead of `logical`, and no Debezium reads its WAL). Change events are the row changes
-PostgreSQL itself counted on the captured tables (`pg_stat_user_tables`: inserts, updates and
-deletes, cascaded deletes of order lines included), i.e. one per event Debezium would emit
-(tombstones aside). Printed at the end of the run and kept in the benchmark's `extra_info`. No
-timed assertion.
+`run_seed` (what `etl seed` runs) writes ORDERS orders with their later changes into a database
+of its own with the source schema, on the throwaway PostgreSQL cluster of
+tests/fixtures/postgres.py (same initdb and migrations as `etl up`'s source; its server settings
+are the warehouse's, `wal_level=replica` instead of `logical`, and no Debezium reads its WAL).
+Change events are the row changes PostgreSQL itself counted on the captured tables
+(`pg_stat_user_tables`: inserts, updates and deletes, cascaded deletes of order lines included),
+i.e. one per event Debezium would emit (tombstones aside). Printed at the end of the run and kept
+in the benchmark's `extra_info`. No timed assertion.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import psycopg
 import pytest
 
 from app.seed import SeedPlan, run_seed
+from etl.settings import Settings
 from etl.tables import CAPTURED_TABLES
 from tests.benchmarks.figures import record_figures
+from tests.fixtures.postgres import source_database
 
 ORDERS = 1000
 
@@ -48,9 +50,10 @@ def row_changes(conn: psycopg.Connection) -> dict[str, tuple[int, int]]:
 
 
 @pytest.mark.benchmark(group="seed")
-def test_seed_rate(benchmark, source_dsn: str) -> None:
+def test_seed_rate(benchmark, warehouse_settings: Settings) -> None:
+    # its own database: no other test's connection or rows on it (row_changes waits for those)
+    source_dsn = source_database(warehouse_settings, "shop_seed_bench")
     with psycopg.connect(source_dsn, autocommit=True) as conn:
-        conn.execute("TRUNCATE customers, products, orders, order_items RESTART IDENTITY CASCADE")
         before = row_changes(conn)
         written = benchmark.pedantic(
             run_seed, args=(source_dsn, SeedPlan(orders=ORDERS, seed=12)), rounds=1, iterations=1
