@@ -235,6 +235,7 @@ class Ladder:
         steps: list[Step] = []
         active = list(self.targets)
         with psycopg.connect(self.settings.source_dsn(), autocommit=True) as src:
+            self.warm_up(src)
             for rate in rates:
                 step = self.step(src, rate, active)
                 steps.append(step)
@@ -243,6 +244,20 @@ class Ladder:
                 if step.generator_short or not active:
                     break
         return steps
+
+    def warm_up(self, src: psycopg.Connection) -> None:
+        """One marker order into every target before the first step: the probes' customer and
+        product exist everywhere, so no step's first sample waits for them."""
+        arrived = drain_times(src, list(self.targets.values()), self.drain_timeout_s)
+        if missing := [name for name, seconds in arrived.items() if seconds is None]:
+            raise EtlError(
+                f"a marker order did not reach {', '.join(missing)} within "
+                f"{self.drain_timeout_s:.0f} s before any load: `etl status` shows what is behind"
+            )
+        self.say(
+            "warm-up marker order in every target: "
+            + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in arrived.items())
+        )
 
     def step(self, src: psycopg.Connection, rate: float, active: list[str]) -> Step:
         prefix = self.run_dir / f"rate-{rate:g}"
@@ -338,6 +353,40 @@ def machine() -> str:
     return f"{platform.system()} {platform.machine()}, {cores} cores, {memory_gib:.0f} GiB"
 
 
+def run_ladder(
+    settings: Settings,
+    targets: dict[str, MarkerTarget],
+    rates: Iterable[float],
+    run_dir: Path,
+    *,
+    bound_s: float,
+    step_seconds: float,
+    drain_timeout_s: float,
+    say: Say = quiet,
+) -> LadderResult:
+    """Step `targets` through `rates`; the steps and each target's capacity."""
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    ladder = Ladder(
+        settings,
+        targets,
+        bound_s=bound_s,
+        step_seconds=step_seconds,
+        drain_timeout_s=drain_timeout_s,
+        run_dir=run_dir,
+        say=say,
+    )
+    steps = ladder.run(rates)
+    return LadderResult(
+        bound_s=bound_s,
+        step_seconds=step_seconds,
+        steps=steps,
+        capacity=capacities(steps, targets),
+        run_dir=str(run_dir),
+        started_at=started,
+        machine=machine(),
+    )
+
+
 def find_capacity(
     settings: Settings,
     *,
@@ -348,26 +397,14 @@ def find_capacity(
     say: Say = quiet,
 ) -> LadderResult:
     """`etl bench capacity`: this pipeline alone, up the ladder until it stops keeping up."""
-    run_dir = new_run_dir(settings, "capacity")
-    started = datetime.now(UTC).isoformat(timespec="seconds")
     with psycopg.connect(settings.warehouse_dsn(), autocommit=True) as wh:
-        targets = {"pipeline": warehouse_target(wh)}
-        ladder = Ladder(
+        return run_ladder(
             settings,
-            targets,
+            {"pipeline": warehouse_target(wh)},
+            rates,
+            new_run_dir(settings, "capacity"),
             bound_s=bound_s,
             step_seconds=step_seconds,
             drain_timeout_s=drain_timeout_s,
-            run_dir=run_dir,
             say=say,
         )
-        steps = ladder.run(rates)
-    return LadderResult(
-        bound_s=bound_s,
-        step_seconds=step_seconds,
-        steps=steps,
-        capacity=capacities(steps, targets),
-        run_dir=str(run_dir),
-        started_at=started,
-        machine=machine(),
-    )

@@ -234,7 +234,8 @@ def reconcile(wait_s: float = WaitOption, as_json: bool = JsonOption) -> None:
 
 
 bench_app = typer.Typer(
-    help="Measure a running stack (local or Docker): commit-to-warehouse latency, burst drain.",
+    help="Measure a running stack (local or Docker): commit-to-warehouse latency, burst drain;"
+    " compare saved `make bench` runs.",
     no_args_is_help=True,
 )
 app.add_typer(bench_app, name="bench")
@@ -370,6 +371,30 @@ def bench_compare(
         print_json(result)
         return
     print_compare(out, result)
+
+
+@bench_app.command("compare-runs")
+@handles_errors
+def bench_compare_runs(
+    storage: Path | None = typer.Option(
+        None, "--storage", help="Where `make bench` saved its runs (default: $ETL_HOME/benchmarks)."
+    ),
+    threshold: int = typer.Option(
+        10, "--threshold", min=1, help="Percent a metric may get worse before it is flagged."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """The newest saved `make bench` run against the one before it: every time and rate, exit 1
+    when one got worse by more than --threshold percent (time up, rate or ratio down)."""
+    from app.benchruns import compare_saved_runs
+    from app.render import print_bench_comparison
+
+    result = compare_saved_runs(storage or _settings().benchmarks_dir, threshold)
+    if as_json:
+        print_json(result)
+    else:
+        print_bench_comparison(out, result)
+    raise typer.Exit(1 if result.regressed else 0)
 
 
 @app.command()

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -29,14 +28,12 @@ from pydantic import BaseModel
 from app.bench import MarkerTarget, warehouse_target
 from app.capacity import (
     DEFAULT_RATES,
-    Ladder,
     LadderResult,
     Say,
-    capacities,
     drain_times,
-    machine,
     new_run_dir,
     quiet,
+    run_ladder,
     run_locust,
     settled_row_changes,
 )
@@ -151,9 +148,7 @@ def compare(
     """Run the comparison (module docstring) and save its chart; the result names every file."""
     from app.compare_report import save_chart
 
-    ladder_rates = sorted({*rates, fixed_rate})
     run_dir = new_run_dir(settings, "compare")
-    started = datetime.now(UTC).isoformat(timespec="seconds")
     try:
         for peer in PEERS:
             say(f"setting up the {peer} peer and waiting until it equals the source")
@@ -161,17 +156,16 @@ def compare(
             waited = wait_until_equal(settings, peer, timeout_s=900)
             say(f"{peer} peer equal to the source after {waited:.0f} s")
         with ExitStack() as stack:
-            targets = _open_targets(stack, settings)
-            ladder = Ladder(
+            ladder = run_ladder(
                 settings,
-                targets,
+                _open_targets(stack, settings),
+                sorted({*rates, fixed_rate}),
+                run_dir,
                 bound_s=bound_s,
                 step_seconds=step_seconds,
                 drain_timeout_s=drain_timeout_s,
-                run_dir=run_dir,
                 say=say,
             )
-            steps = ladder.run(ladder_rates)
         ceiling, skipped = None, None
         if Supervisor(settings).is_running():
             ceiling = measure_ceiling(settings, ceiling_seconds, ceiling_shoppers, run_dir, say)
@@ -182,21 +176,12 @@ def compare(
             for peer in PEERS:
                 say(f"tearing down the {peer} peer")
                 teardown_peer(settings, peer)
-    ladder_result = LadderResult(
-        bound_s=bound_s,
-        step_seconds=step_seconds,
-        steps=steps,
-        capacity=capacities(steps, TARGETS),
-        run_dir=str(run_dir),
-        started_at=started,
-        machine=machine(),
-    )
     result = CompareResult(
-        **ladder_result.model_dump(),
+        **ladder.model_dump(),
         fixed_rate=fixed_rate,
         ceiling=ceiling,
         ceiling_skipped=skipped,
-        ratio=ratio(ladder_result),
+        ratio=ratio(ladder),
         chart=str(run_dir / "compare.png"),
     )
     save_chart(result, Path(result.chart))

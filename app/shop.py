@@ -26,7 +26,7 @@ CATEGORIES = ["books", "garden", "kitchen", "toys", "electronics", "sports", "be
 STATUS_FLOW = ["pending", "paid", "shipped", "delivered"]
 
 
-#: The load test's shop mix: relative weights of the shoppers' tasks (Locust @task weights).
+#: The load test's shop mix: how many of each operation a shopper runs in every 23.
 TASK_WEIGHTS = {
     "new_order": 10,
     "status_change": 8,

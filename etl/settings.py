@@ -206,6 +206,11 @@ class Settings(BaseSettings):
         return self.home / "quality"
 
     @property
+    def benchmarks_dir(self) -> Path:
+        """`make bench`'s saved pytest-benchmark runs (`etl bench compare-runs` reads them)."""
+        return self.home / "benchmarks"
+
+    @property
     def data_docs_dir(self) -> Path:
         return self.quality_dir / "data_docs"
 

@@ -1,8 +1,9 @@
-"""Who makes the load: shoppers writing the shop's mix, and one end-to-end probe.
+"""Who makes the load: shoppers writing the shop's mix, and an end-to-end probe per target.
 
 - `Shopper`: one source connection per user (autocommit, default `synchronous_commit`, as a shop
-  application runs), writing through `app.shop`, the same functions `etl seed` uses. Task
-  weights give the mix: checkouts of 1-5 items in one transaction (a third with a new customer),
+  application runs), writing through `app.shop`, the same functions `etl seed` uses. The weights
+  of `app.shop.TASK_WEIGHTS` give the mix, dealt from a shuffled deck (`next_operation`):
+  checkouts of 1-5 items in one transaction (a third with a new customer),
   status progressions, cancellations, item edits, deletes, customers moving country, price
   changes. A shopper changes only orders it created itself, so shoppers never fight over rows
   and never touch the probe's marker orders. Each operation is one Locust request of type `sql`.
@@ -118,7 +119,18 @@ class Shopper(User):
     def on_start(self) -> None:
         self.rng = random.Random()
         self.orders: list[shop.ShopOrder] = []
+        self.deck: list[str] = []
         self.conn = psycopg.connect(load_settings().source_dsn(), autocommit=True)
+
+    @task
+    def next_operation(self) -> None:
+        """The next operation of the mix, dealt from a shuffled deck holding each operation as
+        often as its weight: the mix is exact over every deck, so a paced run offers its rate
+        of new orders without the drift of independent random picks."""
+        if not self.deck:
+            self.deck = [name for name, weight in shop.TASK_WEIGHTS.items() for _ in range(weight)]
+            self.rng.shuffle(self.deck)
+        getattr(self, self.deck.pop())()
 
     def on_stop(self) -> None:
         self.conn.close()
@@ -127,7 +139,6 @@ class Shopper(User):
         candidates = [o for o in self.orders if o.status in statuses]
         return self.rng.choice(candidates) if candidates else None
 
-    @task(shop.TASK_WEIGHTS["new_order"])
     def new_order(self) -> None:
         with request(self.environment, "sql", "new order"):
             order, new_customer = self._checkout()
@@ -152,7 +163,6 @@ class Shopper(User):
             shop.insert_order(cur, order, cid, datetime.now(UTC))
         return order, new_customer
 
-    @task(shop.TASK_WEIGHTS["status_change"])
     def status_change(self) -> None:
         order = self._mine(*shop.STATUS_FLOW[:-1])
         if order is not None:
@@ -160,21 +170,18 @@ class Shopper(User):
             with request(self.environment, "sql", "status change"):
                 shop.set_status(self.conn.cursor(), order, following)
 
-    @task(shop.TASK_WEIGHTS["cancellation"])
     def cancellation(self) -> None:
         order = self._mine("pending", "paid")
         if order is not None:
             with request(self.environment, "sql", "cancellation"):
                 shop.set_status(self.conn.cursor(), order, "cancelled")
 
-    @task(shop.TASK_WEIGHTS["item_edit"])
     def item_edit(self) -> None:
         order = self._mine("pending")
         if order is not None:
             with request(self.environment, "sql", "item edit"):
                 shop.edit_item(self.conn.cursor(), order, self.rng)
 
-    @task(shop.TASK_WEIGHTS["delete"])
     def delete(self) -> None:
         order = self._mine(*shop.STATUS_FLOW, "cancelled")
         if order is not None:
@@ -182,14 +189,12 @@ class Shopper(User):
             with request(self.environment, "sql", "order delete"):
                 shop.delete_order(self.conn.cursor(), order.order_id)
 
-    @task(shop.TASK_WEIGHTS["customer_change"])
     def customer_change(self) -> None:
         if _customers:
             cid, country = self.rng.choice(_customers), self.rng.choice(shop.COUNTRIES)
             with request(self.environment, "sql", "customer change"):
                 shop.move_customer(self.conn.cursor(), cid, country)
 
-    @task(shop.TASK_WEIGHTS["price_change"])
     def price_change(self) -> None:
         pid = self.rng.choice(sorted(_prices))
         with request(self.environment, "sql", "price change"):
