@@ -40,21 +40,41 @@ out = Console()
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _redacted(text: object) -> str:
+    """An error's text with every password of this ETL_HOME masked (a DSN in a libpq message,
+    a log tail): a password never reaches the terminal, whatever the error."""
+    from etl.secrets import redact
+
+    try:
+        settings: Settings | None = load_settings()
+    except EtlError:
+        settings = None
+    return redact(str(text), settings)
+
+
 def handles_errors(func: F) -> F:
-    """Turn EtlError into one red line (plus a log tail for a failed component) and exit 1."""
+    """Turn EtlError (and a database connection failure) into one red line, plus a log tail
+    for a failed component, and exit 1."""
+    import psycopg
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except ComponentFailed as exc:
-            console.print(f"[red]error:[/red] {exc}")
+            console.print(f"[red]error:[/red] {_redacted(exc)}", markup=True, highlight=False)
             if exc.log_tail:
                 console.print(f"[dim]--- last lines of {exc.component}'s log ---[/dim]")
-                console.print(exc.log_tail, markup=False, highlight=False)
+                console.print(_redacted(exc.log_tail), markup=False, highlight=False)
             raise typer.Exit(1) from None
         except EtlError as exc:
-            console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            console.print(f"[red]error:[/red] {_redacted(exc)}", markup=True, highlight=False)
+            raise typer.Exit(1) from None
+        except psycopg.OperationalError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            console.print(
+                f"[red]error:[/red] database: {_redacted(first)}", markup=True, highlight=False
+            )
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -147,7 +167,9 @@ def restart(
 @app.command()
 @handles_errors
 def env(as_json: bool = JsonOption) -> None:
-    """Connection settings as KEY=VALUE lines: `set -a; eval "$(etl env)"; set +a` exports them."""
+    """Connection settings as KEY=VALUE lines: `set -a; eval "$(etl env)"; set +a` exports them.
+
+    No passwords: the DSNs name ETL_HOME's owner-only libpq password file (`passfile=`)."""
     values = connection_env(_settings())
     if as_json:
         print_json(values)
