@@ -15,8 +15,6 @@ from great_expectations.expectations.expectation import Expectation
 from etl.rules import AtLeast, Check, Matches, OneOf, rules_for
 from etl.tables import UNAVAILABLE_VALUE_PLACEHOLDER, captured_table
 
-#: What Debezium sends for an unchanged TOASTed column of a REPLICA IDENTITY DEFAULT table.
-
 
 def rule_expectation(check: Check, column: str, rule: str) -> Expectation:
     """One business rule of `etl.rules` as the GX expectation that checks it on a column."""
