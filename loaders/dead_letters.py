@@ -37,7 +37,9 @@ REFUSAL_CLASSES: tuple[str, ...] = ("22", "23", "54")
 def refused_by_warehouse(exc: BaseException) -> bool:
     """True when `exc` is the warehouse refusing the data (not an outage, not our own bug)."""
     state = getattr(exc, "sqlstate", None)
-    return isinstance(exc, psycopg.Error) and bool(state) and state[:2] in REFUSAL_CLASSES
+    return (
+        isinstance(exc, psycopg.Error) and isinstance(state, str) and state[:2] in REFUSAL_CLASSES
+    )
 
 
 def refusal_reason(exc: BaseException) -> str:

@@ -58,7 +58,7 @@ def shadow_truncated(conn: psycopg.Connection, batch: ChangeBatch) -> None:
     for name, rows in batch.rows.items():
         if rows:
             conn.execute(
-                entity_sql("truncate_shadow.sql", ENTITIES[name], entity=sql.Literal(name))
+                entity_sql("truncate_shadow.sql", ENTITIES[name], entity_name=sql.Literal(name))
             )
 
 
@@ -76,7 +76,7 @@ def fill_unchanged(conn: psycopg.Connection, batch: ChangeBatch) -> None:
                     "unchanged_values.sql",
                     entity,
                     col=sql.Identifier(column),
-                    name=sql.Literal(column),
+                    column=sql.Literal(column),
                     current=current,
                 )
             )

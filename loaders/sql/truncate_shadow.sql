@@ -4,4 +4,4 @@
 UPDATE {stg}
 SET deleted = true
 WHERE NOT deleted
-  AND version < (SELECT max(version) FROM dw.etl_truncations WHERE entity = {entity})
+  AND version < (SELECT max(version) FROM dw.etl_truncations WHERE entity = {entity_name})

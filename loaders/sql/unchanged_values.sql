@@ -9,11 +9,11 @@ SET {col} = (
     FROM (SELECT p.{col} AS v, p.version
           FROM {stg} p
           WHERE p.{key} = s.{key} AND p.version < s.version AND NOT p.deleted
-            AND NOT coalesce({name} = ANY(p.unchanged), false)
+            AND NOT coalesce({column} = ANY(p.unchanged), false)
           UNION ALL
           SELECT t.{col}, t.version
           FROM {target} t
           WHERE t.{key} = s.{key} AND t.version < s.version{current}) prior
     ORDER BY prior.version DESC
     LIMIT 1)
-WHERE {name} = ANY(s.unchanged)
+WHERE {column} = ANY(s.unchanged)
