@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from etl.tables import UNAVAILABLE_VALUE_PLACEHOLDER
-from tests.unit.jobs.conftest import one, routed
+from tests.unit.jobs.conftest import one
 from tests.unit.jobs.envelopes import ROWS, envelope, row
 
 pytestmark = pytest.mark.unit
