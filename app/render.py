@@ -45,6 +45,7 @@ def print_dead_letters(out: Console, summary: DeadLetterSummary) -> None:
             f"  {d.failed_at:%Y-%m-%d %H:%M:%S} {d.entity or '?'} key {d.key or '-'} at "
             f"{d.topic}[{d.partition}]@{d.offset}: {d.rule}: " + escape(d.reason),
             highlight=False,
+            soft_wrap=True,  # one line per dead letter, whatever the terminal's width
         )
 
 
