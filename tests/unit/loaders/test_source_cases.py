@@ -109,6 +109,18 @@ def test_truncate_of_parents_then_reinsert_with_the_same_ids(
     assert_summaries_consistent(wh)
 
 
+def test_an_order_of_a_reinserted_customer_arriving_first_counts_under_the_new_country(
+    wh: psycopg.Connection, apply: Applier
+) -> None:
+    apply(customer(1, 1, country="DE"), order(10, 2))
+    apply(*(truncate(t, 5) for t in ("customers", "orders")))
+    apply(order(10, 7))  # before the new customer 1
+    apply(customer(1, 6, country="FR"))
+    assert one(wh, "SELECT country FROM dw.agg_daily_sales_by_country") == "FR"
+    assert one(wh, "SELECT count(*) FROM dw.dim_customer WHERE is_current") == 1
+    assert_summaries_consistent(wh)
+
+
 def test_a_replayed_truncate_changes_nothing(wh: psycopg.Connection, apply: Applier) -> None:
     apply(customer(1, 1), truncate("customers", 2), customer(2, 3))
     before = current(wh, "customers")
