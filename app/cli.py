@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
 from pydantic import BaseModel
 from rich.console import Console
 
-from app.params import JsonOption, OrdersOption, SeedOption, WaitOption
+from app.params import (
+    BoundOption,
+    JsonOption,
+    OrdersOption,
+    RatesOption,
+    SeedOption,
+    StepOption,
+    WaitOption,
+    parse_rates,
+)
 from etl.errors import ComponentFailed, EtlError
 from etl.settings import Settings, connection_env, load_settings
 
@@ -29,21 +40,41 @@ out = Console()
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _redacted(text: object) -> str:
+    """An error's text with every password of this ETL_HOME masked (a DSN in a libpq message,
+    a log tail): a password never reaches the terminal, whatever the error."""
+    from etl.secrets import redact
+
+    try:
+        settings: Settings | None = load_settings()
+    except EtlError:
+        settings = None
+    return redact(str(text), settings)
+
+
 def handles_errors(func: F) -> F:
-    """Turn EtlError into one red line (plus a log tail for a failed component) and exit 1."""
+    """Turn EtlError (and a database connection failure) into one red line, plus a log tail
+    for a failed component, and exit 1."""
+    import psycopg
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except ComponentFailed as exc:
-            console.print(f"[red]error:[/red] {exc}")
+            console.print(f"[red]error:[/red] {_redacted(exc)}", markup=True, highlight=False)
             if exc.log_tail:
                 console.print(f"[dim]--- last lines of {exc.component}'s log ---[/dim]")
-                console.print(exc.log_tail, markup=False, highlight=False)
+                console.print(_redacted(exc.log_tail), markup=False, highlight=False)
             raise typer.Exit(1) from None
         except EtlError as exc:
-            console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            console.print(f"[red]error:[/red] {_redacted(exc)}", markup=True, highlight=False)
+            raise typer.Exit(1) from None
+        except psycopg.OperationalError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            console.print(
+                f"[red]error:[/red] database: {_redacted(first)}", markup=True, highlight=False
+            )
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -136,7 +167,9 @@ def restart(
 @app.command()
 @handles_errors
 def env(as_json: bool = JsonOption) -> None:
-    """Connection settings as KEY=VALUE lines: `set -a; eval "$(etl env)"; set +a` exports them."""
+    """Connection settings as KEY=VALUE lines: `set -a; eval "$(etl env)"; set +a` exports them.
+
+    No passwords: the DSNs name ETL_HOME's owner-only libpq password file (`passfile=`)."""
     values = connection_env(_settings())
     if as_json:
         print_json(values)
@@ -223,7 +256,8 @@ def reconcile(wait_s: float = WaitOption, as_json: bool = JsonOption) -> None:
 
 
 bench_app = typer.Typer(
-    help="Measure a running stack (local or Docker): commit-to-warehouse latency, burst drain.",
+    help="Measure a running stack (local or Docker): commit-to-warehouse latency, burst drain;"
+    " compare saved `make bench` runs.",
     no_args_is_help=True,
 )
 app.add_typer(bench_app, name="bench")
@@ -285,6 +319,104 @@ def bench_burst(
         f"caught up after the seed: slot {hops.source_slot_s:.2f} s, transform {transform}, "
         f"loader {hops.loader_s:.2f} s, warehouse equal {hops.warehouse_equal_s:.2f} s"
     )
+
+
+def _progress_line(message: str) -> None:
+    console.print(f"[dim]{message}[/dim]")
+
+
+@bench_app.command("capacity")
+@handles_errors
+def bench_capacity(
+    rates: str = RatesOption,
+    duration: float = StepOption,
+    bound: float = BoundOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Raise the offered shop load step by step (Locust) until this pipeline stops keeping up:
+    its highest sustained rate in orders/s and change events/s."""
+    from app.capacity import find_capacity
+
+    result = find_capacity(
+        _settings(),
+        rates=parse_rates(rates),
+        bound_s=bound,
+        step_seconds=duration,
+        say=_progress_line,
+    )
+    if as_json:
+        print_json(result)
+        return
+    capacity = result.capacity["pipeline"]
+    above = " (it sustained every rate run: more is possible)" if capacity.at_ladder_top else ""
+    out.print(
+        f"highest sustained rate: {capacity.orders_per_s:g} orders/s, "
+        f"{capacity.events_per_s:g} change events/s{above}; reports in {result.run_dir}"
+    )
+
+
+@bench_app.command("compare")
+@handles_errors
+def bench_compare(
+    rates: str = RatesOption,
+    fixed_rate: float = typer.Option(
+        200.0, "--fixed-rate", min=1, help="The rate the latency columns are read at, orders/s."
+    ),
+    duration: float = StepOption,
+    bound: float = BoundOption,
+    ceiling_duration: float = typer.Option(
+        30.0, "--ceiling-duration", min=5, help="Seconds of unpaced load for the ceiling."
+    ),
+    keep_peers: bool = typer.Option(False, "--keep-peers", help="Leave the peers set up."),
+    chart: Path | None = typer.Option(None, "--chart", help="Also copy the chart (PNG) here."),
+    as_json: bool = JsonOption,
+) -> None:
+    """This pipeline, the Debezium JDBC sink and PostgreSQL logical replication under the same
+    Locust load, plus the source-only ceiling: a table, a chart, and `pipeline/peer: R`."""
+    from app.compare import compare
+    from app.compare_report import print_compare
+
+    result = compare(
+        _settings(),
+        rates=parse_rates(rates),
+        fixed_rate=fixed_rate,
+        bound_s=bound,
+        step_seconds=duration,
+        ceiling_seconds=ceiling_duration,
+        keep_peers=keep_peers,
+        say=_progress_line,
+    )
+    if chart is not None:
+        chart.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(result.chart, chart)
+    if as_json:
+        print_json(result)
+        return
+    print_compare(out, result)
+
+
+@bench_app.command("compare-runs")
+@handles_errors
+def bench_compare_runs(
+    storage: Path | None = typer.Option(
+        None, "--storage", help="Where `make bench` saved its runs (default: $ETL_HOME/benchmarks)."
+    ),
+    threshold: int = typer.Option(
+        10, "--threshold", min=1, help="Percent a metric may get worse before it is flagged."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """The newest saved `make bench` run against the one before it: every time and rate, exit 1
+    when one got worse by more than --threshold percent (time up, rate or ratio down)."""
+    from app.benchruns import compare_saved_runs
+    from app.render import print_bench_comparison
+
+    result = compare_saved_runs(storage or _settings().benchmarks_dir, threshold)
+    if as_json:
+        print_json(result)
+    else:
+        print_bench_comparison(out, result)
+    raise typer.Exit(1 if result.regressed else 0)
 
 
 @app.command()

@@ -105,6 +105,14 @@ def _setup_logical(settings: Settings) -> None:
         )
 
 
+def pause_logical(settings: Settings) -> None:
+    """Disable the subscription (its slot stays, so nothing is lost); `setup_peer` resumes it."""
+    name = logical_subscription(settings)
+    with _connect(peer_dsn(settings, "logical")) as conn:
+        if conn.execute("SELECT 1 FROM pg_subscription WHERE subname = %s", (name,)).fetchone():
+            conn.execute(sql.SQL("ALTER SUBSCRIPTION {} DISABLE").format(sql.Identifier(name)))
+
+
 def _setup_jdbc(settings: Settings) -> None:
     client = ConnectClient(settings.connect_url)
     client.ensure_connector(

@@ -5,10 +5,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from app.benchruns import MetricChange, RunComparison
 from etl.dead_letters import DeadLetterSummary
 from etl.quality_results import QualityRun, failures_line
 from infra.local.status import StackStatus
@@ -123,3 +126,50 @@ def print_warehouse(out: Console, report: WarehouseReport) -> None:
     broken = {ref: n for ref, n in report.dangling_references.items() if n}
     if broken:
         out.print(f"[red]facts naming no dimension row: {broken}[/red]")
+
+
+def _figure(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _verdict(m: MetricChange, threshold_pct: int) -> str:
+    if m.change_pct is None:
+        return "only in one run"
+    if m.regressed:
+        return f"[red]REGRESSED[/red] ({m.better} is better)"
+    gain = -m.change_pct if m.better == "lower" else m.change_pct
+    return "[green]improved[/green]" if gain > threshold_pct else "ok"
+
+
+def print_bench_comparison(out: Console, result: RunComparison) -> None:
+    if result.message:
+        out.print(result.message, highlight=False, soft_wrap=True)  # one line, never wrapped
+        return
+    assert result.previous is not None and result.newest is not None
+    table = Table(
+        "benchmark",
+        "metric",
+        "previous",
+        "newest",
+        "change",
+        "",
+        title=f"newest {Path(result.newest.file).name}\nagainst {Path(result.previous.file).name}",
+    )
+    for m in result.metrics:
+        table.add_row(
+            m.benchmark,
+            m.metric,
+            _figure(m.previous),
+            _figure(m.newest),
+            "-" if m.change_pct is None else f"{m.change_pct:+.1f}%",
+            _verdict(m, result.threshold_pct),
+        )
+    out.print(table)
+    worse = sum(m.regressed for m in result.metrics)
+    out.print(
+        f"[red]{worse} metric(s) worse by more than {result.threshold_pct}%[/red]"
+        if worse
+        else f"[green]no metric worse by more than {result.threshold_pct}%[/green]"
+    )

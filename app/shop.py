@@ -26,6 +26,23 @@ CATEGORIES = ["books", "garden", "kitchen", "toys", "electronics", "sports", "be
 STATUS_FLOW = ["pending", "paid", "shipped", "delivered"]
 
 
+#: The load test's shop mix: how many of each operation a shopper runs in every 23.
+TASK_WEIGHTS = {
+    "new_order": 10,
+    "status_change": 8,
+    "cancellation": 1,
+    "item_edit": 1,
+    "delete": 1,
+    "customer_change": 1,
+    "price_change": 1,
+}
+
+
+def tasks_per_order() -> float:
+    """Shop tasks run per new order in the mix: what turns orders/s into tasks/s."""
+    return sum(TASK_WEIGHTS.values()) / TASK_WEIGHTS["new_order"]
+
+
 @dataclass
 class ShopOrder:
     """What the writer remembers of an order it created: enough to change it consistently."""

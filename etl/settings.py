@@ -8,12 +8,14 @@ topic names, bootstrap addresses) is a named function or property here, never wr
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from etl.tables import CAPTURED_TABLES
 
@@ -38,6 +40,56 @@ PORT_OFFSETS: dict[str, int] = {
     "connect_port": 4,
     "dashboard_port": 5,
 }
+
+
+#: Database roles: name -> (user field, password field). Both deployments create the same ones:
+#: admin owns the schemas and runs migrations (and is the shop application's role on the source);
+#: loader may write the warehouse's `dw` schema only; reader may only read (warehouse `dw`, the
+#: source's shop tables); replication is Debezium's (REPLICATION, reads the published tables).
+DbRole = Literal["admin", "loader", "reader", "replication"]
+DB_ROLES: dict[DbRole, tuple[str, str]] = {
+    "admin": ("db_user", "db_password"),
+    "loader": ("loader_user", "loader_password"),
+    "reader": ("reader_user", "reader_password"),
+    "replication": ("replication_user", "replication_password"),
+}
+PASSWORD_FIELDS: tuple[str, ...] = tuple(field for _, field in DB_ROLES.values())
+#: Where `etl up` keeps the generated passwords, under ETL_HOME (see `etl.secrets`).
+PASSWORDS_FILE = Path("secrets") / "passwords.json"
+
+
+class HomePasswordsSource(PydanticBaseSettingsSource):
+    """The passwords `etl up` generated for this ETL_HOME, below init arguments and `ETL_*`
+    variables in priority, so an explicit `ETL_DB_PASSWORD` still wins. ETL_HOME is taken the
+    way the `home` field is (init argument, else environment, else `.etl`)."""
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+    ) -> None:
+        super().__init__(settings_cls)
+        self._init = init_settings
+        self._env = env_settings
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the file once
+
+    def __call__(self) -> dict[str, Any]:
+        init, env = self._init(), self._env()
+        enabled = init.get("passwords_file", env.get("passwords_file", True))
+        if str(enabled).lower() in ("0", "false", "no", "off"):
+            return {}
+        home = init.get("home") or env.get("home") or ".etl"
+        path = Path(home).expanduser() / PASSWORDS_FILE
+        try:
+            stored = json.loads(path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read {path}: {type(exc).__name__}") from None
+        return {k: v for k, v in stored.items() if k in PASSWORD_FIELDS and isinstance(v, str)}
 
 
 class Settings(BaseSettings):
@@ -73,12 +125,26 @@ class Settings(BaseSettings):
     connect_port: int | None = None
     dashboard_port: int | None = None
 
-    db_user: str = "etl"
-    db_password: SecretStr = SecretStr("etl")
+    # Database roles (see `DB_ROLES`). Passwords have no default: locally `etl up` generates
+    # them once per ETL_HOME into `<home>/secrets/passwords.json` (read below, after the
+    # environment); the Pulumi program generates its own per stack.
+    db_user: str = Field(default="etl", description="Owner/admin: migrations, role set-up, seed.")
+    db_password: SecretStr | None = None
+    loader_user: str = Field(default="etl_loader", description="Writes the `dw` schema only.")
+    loader_password: SecretStr | None = None
+    reader_user: str = Field(
+        default="etl_reader", description="Read-only: dashboard, reconcile, quality reads."
+    )
+    reader_password: SecretStr | None = None
     source_db_name: str = "shop"
     warehouse_db_name: str = "warehouse"
     replication_user: str = "debezium"
-    replication_password: SecretStr = SecretStr("debezium")
+    replication_password: SecretStr | None = None
+    passwords_file: bool = Field(
+        default=True,
+        description="Read ETL_HOME's generated passwords; off in the stack's own processes, "
+        "which get their roles' passwords only, by environment.",
+    )
 
     topic_prefix: str = Field(default="cdc", pattern=r"^[A-Za-z0-9_.-]+$")
     curated_topic_prefix: str = Field(default="curated", pattern=r"^[A-Za-z0-9_.-]+$")
@@ -137,6 +203,19 @@ class Settings(BaseSettings):
     kafka_heap: str = "512m"
     connect_heap: str = "768m"
     startup_timeout_s: float = Field(default=120.0, gt=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Init arguments, then `ETL_*` variables, then this ETL_HOME's generated passwords."""
+        home_secrets = HomePasswordsSource(settings_cls, init_settings, env_settings)
+        return init_settings, env_settings, dotenv_settings, file_secret_settings, home_secrets
 
     @field_validator("home", "lib_dir_override")
     @classmethod
@@ -206,6 +285,11 @@ class Settings(BaseSettings):
         return self.home / "quality"
 
     @property
+    def benchmarks_dir(self) -> Path:
+        """`make bench`'s saved pytest-benchmark runs (`etl bench compare-runs` reads them)."""
+        return self.home / "benchmarks"
+
+    @property
     def data_docs_dir(self) -> Path:
         return self.quality_dir / "data_docs"
 
@@ -218,18 +302,60 @@ class Settings(BaseSettings):
         """Connect's plugin.path: the folder holding one sub-folder per plugin (own loader)."""
         return self.jars_dir("debezium").parent
 
+    @property
+    def secrets_dir(self) -> Path:
+        """Generated passwords and the libpq password file (owner-only; see `etl.secrets`)."""
+        return self.home / "secrets"
+
+    # ---- database roles ----
+    def credentials(self, role: DbRole) -> tuple[str, SecretStr | None]:
+        """(user, password) of a database role; the password None when this process lacks it."""
+        user, password = DB_ROLES[role]
+        return getattr(self, user), getattr(self, password)
+
+    def password(self, role: DbRole) -> str:
+        """A role's password, for a process that must have it (`etl up`, a set-up task)."""
+        user, password = self.credentials(role)
+        if password is None:
+            from etl.errors import EtlError
+
+            variable = f"ETL_{DB_ROLES[role][1].upper()}"
+            raise EtlError(
+                f"no password for database role {user} ({role}): `etl up` generates them per "
+                f"ETL_HOME ({self.home / PASSWORDS_FILE}), or set {variable}"
+            )
+        return password.get_secret_value()
+
+    def passwords(self) -> list[str]:
+        """Every password this process knows (to keep out of output: `etl.secrets.redact`)."""
+        values = (getattr(self, field) for _, field in DB_ROLES.values())
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
     # ---- connection strings ----
-    def source_dsn(self, *, host: str | None = None, port: int | None = None) -> str:
-        return self._dsn("source", host, port)
+    def source_dsn(
+        self, *, host: str | None = None, port: int | None = None, role: DbRole = "admin"
+    ) -> str:
+        """The shop database; `role="reader"` for reads only (reconcile, quality)."""
+        return self._dsn("source", host, port, role)
 
-    def warehouse_dsn(self, *, host: str | None = None, port: int | None = None) -> str:
-        return self._dsn("warehouse", host, port)
+    def warehouse_dsn(
+        self, *, host: str | None = None, port: int | None = None, role: DbRole = "admin"
+    ) -> str:
+        """The warehouse; `role="loader"` writes `dw`, `role="reader"` only reads."""
+        return self._dsn("warehouse", host, port, role)
 
-    def _dsn(self, role: str, host: str | None, port: int | None) -> str:
-        default_host = getattr(self, f"{role}_db_host") or self.bind_host
-        dbname = getattr(self, f"{role}_db_name")
-        port = port or self.port(f"{role}_db")
-        return postgres_dsn(self.db_user, self.db_password, host or default_host, port, dbname)
+    def monitoring_dsn(self, db: Literal["source", "warehouse"]) -> str:
+        """A server's `postgres` database for health probes: as the admin where this process
+        has its password (`etl up`, the CLI), else as the reader (the dashboard's only role)."""
+        role: DbRole = "admin" if self.db_password is not None else "reader"
+        return maintenance_dsn(self._dsn(db, None, None, role))
+
+    def _dsn(self, db: str, host: str | None, port: int | None, role: DbRole) -> str:
+        default_host = getattr(self, f"{db}_db_host") or self.bind_host
+        dbname = getattr(self, f"{db}_db_name")
+        port = port or self.port(f"{db}_db")
+        user, password = self.credentials(role)
+        return postgres_dsn(user, password, host or default_host, port, dbname)
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -298,19 +424,31 @@ class Settings(BaseSettings):
         return [*self.cdc_topics(), *self.curated_topics(), self.dlq_topic]
 
 
-def postgres_dsn(user: str, password: SecretStr, host: str, port: int, dbname: str) -> str:
-    """A libpq URI; the password is URL-quoted."""
+def postgres_dsn(user: str, password: SecretStr | None, host: str, port: int, dbname: str) -> str:
+    """A libpq URI; the password is URL-quoted. Without a password (this process was not given
+    that role's), libpq answers "no password supplied" or finds it in a password file."""
     from urllib.parse import quote
 
-    secret = quote(password.get_secret_value(), safe="")
-    return f"postgresql://{quote(user, safe='')}:{secret}@{host}:{port}/{dbname}"
+    userinfo = quote(user, safe="")
+    if password is not None:
+        userinfo += ":" + quote(password.get_secret_value(), safe="")
+    return f"postgresql://{userinfo}@{host}:{port}/{dbname}"
 
 
 def settings_environment(
-    settings: Settings, *, skip: frozenset[str] = frozenset()
+    settings: Settings,
+    *,
+    skip: frozenset[str] = frozenset(),
+    roles: tuple[DbRole, ...] | None = None,
 ) -> dict[str, str]:
     """Every set field as its `ETL_*` variable: a child process (a supervised program, a
-    container) that runs `Settings()` on this environment gets equal settings."""
+    container) that runs `Settings()` on this environment gets equal settings.
+
+    `roles`: the database roles whose passwords the child gets (None: all); a service gets only
+    its own (`infra.services.Service.db_roles`), passed by environment, never on a command line.
+    """
+    if roles is not None:
+        skip = skip | {field for role, (_, field) in DB_ROLES.items() if role not in roles}
     env: dict[str, str] = {}
     for name, value in settings.model_dump().items():
         if name in skip or value is None:
@@ -327,12 +465,31 @@ def maintenance_dsn(dsn: str) -> str:
     return dsn.rsplit("/", 1)[0] + "/postgres"
 
 
+def passfile_dsn(dsn: str, passfile: Path) -> str:
+    """`dsn` without its password, naming a libpq password file instead (`passfile=`)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(dsn)
+    netloc = parts.netloc.rsplit("@", 1)
+    userinfo = netloc[0].split(":", 1)[0] if len(netloc) == 2 else ""
+    host = netloc[-1]
+    query = f"passfile={quote(str(passfile), safe='/')}"
+    return urlunsplit(
+        parts._replace(netloc=f"{userinfo}@{host}" if userinfo else host, query=query)
+    )
+
+
 def connection_env(settings: Settings) -> dict[str, str]:
-    """The stable `ETL_*` connection variables `etl env` prints for shells and load tests."""
+    """The stable `ETL_*` connection variables `etl env` prints for shells and load tests.
+
+    No password: the DSNs name this ETL_HOME's libpq password file (`passfile=`, owner-only,
+    written by `etl up`), which psql, psycopg and every libpq client read themselves.
+    """
+    passfile = settings.secrets_dir / "pgpass"
     env = {
         "ETL_HOME": str(settings.home),
-        "ETL_SOURCE_DSN": settings.source_dsn(),
-        "ETL_WAREHOUSE_DSN": settings.warehouse_dsn(),
+        "ETL_SOURCE_DSN": passfile_dsn(settings.source_dsn(), passfile),
+        "ETL_WAREHOUSE_DSN": passfile_dsn(settings.warehouse_dsn(), passfile),
         "ETL_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "ETL_CONNECT_URL": settings.connect_url,
         "ETL_DASHBOARD_URL": settings.dashboard_url,

@@ -1,34 +1,36 @@
 """Source database set-up that depends on settings: the replication login and the publication.
 
-Migrations hold the static schema and grant Debezium's rights to the NOLOGIN role `cdc_reader`;
-here the login role named in settings gets REPLICATION (not superuser) and membership of
-`cdc_reader`, and the publication is made to cover exactly the declared tables (`etl.tables`).
-Both steps are idempotent: run on every `etl up`.
+Migrations hold the static schema and grant Debezium's rights to the NOLOGIN role `cdc_reader`
+and the read-only role's to `shop_reader`; here the login roles named in settings join them
+(Debezium's with REPLICATION, never superuser; see `etl.db_roles`), and the publication is made
+to cover exactly the declared tables (`etl.tables`). Every step is idempotent: run on every
+`etl up`.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import psycopg
 from psycopg import sql
 
+from etl.db_roles import ensure_login_role
 from etl.migrations import SQL_ROOT, apply_migrations
-from etl.settings import Settings
+from etl.settings import DbRole, Settings
 from etl.tables import SOURCE_SCHEMA, publication_tables
 
+#: login role -> the NOLOGIN group holding its rights on the source (migrations grant those)
+SOURCE_ROLE_GROUPS: dict[DbRole, str] = {"replication": "cdc_reader", "reader": "shop_reader"}
 
-def ensure_replication_role(conn: psycopg.Connection, settings: Settings) -> None:
-    role = sql.Identifier(settings.replication_user)
-    password = sql.Literal(settings.replication_password.get_secret_value())
-    exists = conn.execute(
-        "SELECT 1 FROM pg_roles WHERE rolname = %s", (settings.replication_user,)
-    ).fetchone()
-    verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
-    conn.execute(
-        sql.SQL(
-            "{} ROLE {} WITH LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}"
-        ).format(verb, role, password)
-    )
-    conn.execute(sql.SQL("GRANT cdc_reader TO {}").format(role))
+
+def ensure_source_roles(conn: psycopg.Connection, settings: Settings) -> list[str]:
+    """Debezium's and the reader's login roles; returns what changed."""
+    changes = []
+    for role, group in SOURCE_ROLE_GROUPS.items():
+        dsn = partial(settings.source_dsn, role=role)
+        if change := ensure_login_role(conn, settings, role, group, dsn):
+            changes.append(change)
+    return changes
 
 
 def ensure_publication(conn: psycopg.Connection, settings: Settings) -> None:
@@ -44,12 +46,13 @@ def ensure_publication(conn: psycopg.Connection, settings: Settings) -> None:
 
 
 def prepare_source(settings: Settings) -> list[str]:
-    """Migrate the source database and set up its CDC objects; return migrations applied now."""
+    """Migrate the source database and set up its roles and CDC objects; return what changed
+    (migrations applied, roles created or given their password)."""
     applied = apply_migrations(settings.source_dsn(), SQL_ROOT / "source")
     with psycopg.connect(settings.source_dsn(), autocommit=True) as conn, conn.transaction():
-        ensure_replication_role(conn, settings)
+        changes = ensure_source_roles(conn, settings)
         ensure_publication(conn, settings)
-    return [m.path.name for m in applied]
+    return [m.path.name for m in applied] + changes
 
 
 def current_wal_lsn(settings: Settings) -> str:

@@ -1,17 +1,21 @@
-"""The warehouse database's schema: versioned migrations under sql/warehouse/ (the shared runner).
+"""The warehouse database's schema: versioned migrations under sql/warehouse/ (the shared runner),
+and the login roles of the loader (writes `dw` only) and the reader (reads only).
 
-Here, in the base layer, because both the loader (on start) and `etl up` (right after the
-warehouse server answers) apply it, and tests reset its data tables between runs.
+Here, in the base layer, because `etl up` (right after the warehouse server answers), the Docker
+deployment's `warehouse` task and the test fixtures apply it, and tests reset its data tables
+between runs. The loader does not migrate: its role may not change the schema.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 import psycopg
 
+from etl.db_roles import ensure_login_role
 from etl.migrations import SQL_ROOT, apply_migrations
-from etl.settings import Settings
+from etl.settings import DbRole, Settings
 
 WAREHOUSE_MIGRATIONS = SQL_ROOT / "warehouse"
 
@@ -30,9 +34,21 @@ DATA_TABLES = (
 )
 
 
+#: login role -> the NOLOGIN group holding its rights on the warehouse (sql/warehouse/V010)
+WAREHOUSE_ROLE_GROUPS: dict[DbRole, str] = {"loader": "dw_writer", "reader": "dw_reader"}
+
+
 def prepare_warehouse(settings: Settings) -> list[str]:
-    """Apply the pending warehouse migrations (idempotent); return the file names applied now."""
-    return [m.path.name for m in apply_migrations(settings.warehouse_dsn(), WAREHOUSE_MIGRATIONS)]
+    """Apply the pending warehouse migrations and set up the login roles (idempotent); return
+    what changed: the file names applied now, roles created or given their password."""
+    applied = apply_migrations(settings.warehouse_dsn(), WAREHOUSE_MIGRATIONS)
+    changes = [m.path.name for m in applied]
+    with psycopg.connect(settings.warehouse_dsn(), autocommit=True) as conn, conn.transaction():
+        for role, group in WAREHOUSE_ROLE_GROUPS.items():
+            dsn = partial(settings.warehouse_dsn, role=role)
+            if change := ensure_login_role(conn, settings, role, group, dsn):
+                changes.append(change)
+    return changes
 
 
 #: Tables whose rows carry the source commit they were applied from (`source_committed_at`).

@@ -116,6 +116,19 @@ def kafka_broker_properties(
 
 # --------------------------------------------------------------------------- Kafka Connect
 
+#: The Connect worker's environment variable holding Debezium's database password. The connector
+#: config names it (`${env:...}`, Kafka's EnvVarConfigProvider resolves it inside the worker), so
+#: the password is in no connector config: not in Connect's config topic, not in what its REST
+#: API echoes back, not in the logs that print a config. Same in both deployments (the local
+#: runner puts it in the worker's environment, the Pulumi program in the container's).
+REPLICATION_PASSWORD_ENV = "ETL_REPLICATION_PASSWORD"
+
+
+def connect_worker_environment(settings: Settings) -> dict[str, str]:
+    """What the Connect worker's process needs in its environment (not its command line)."""
+    password = settings.replication_password
+    return {REPLICATION_PASSWORD_ENV: password.get_secret_value()} if password else {}
+
 
 def connect_worker_properties(
     settings: Settings,
@@ -150,6 +163,13 @@ def connect_worker_properties(
         # scan of every jar, which dominated the worker's start-up.
         "plugin.discovery": "service_load",
         "topic.creation.enable": "true",
+        # `${env:NAME}` in a connector config: only the replication password may be read (the
+        # allowlist keeps a REST caller from reading the worker's other variables).
+        "config.providers": "env",
+        "config.providers.env.class": (
+            "org.apache.kafka.common.config.provider.EnvVarConfigProvider"
+        ),
+        "config.providers.env.param.allowlist.pattern": f"^{REPLICATION_PASSWORD_ENV}$",
     }
 
 
@@ -177,7 +197,7 @@ def debezium_connector_config(
         "database.hostname": db_host or settings.bind_host,
         "database.port": str(db_port or settings.port("source_db")),
         "database.user": settings.replication_user,
-        "database.password": settings.replication_password.get_secret_value(),
+        "database.password": f"${{env:{REPLICATION_PASSWORD_ENV}}}",
         "database.dbname": settings.source_db_name,
         "topic.prefix": settings.topic_prefix,
         "slot.name": settings.slot_name,

@@ -60,7 +60,7 @@ def logical_subscription_conninfo(
     """How the warehouse server reaches the source (a libpq key/value string)."""
     host = db_host or settings.source_db_host or settings.bind_host
     port = db_port or settings.port("source_db")
-    password = settings.db_password.get_secret_value().replace("\\", "\\\\").replace("'", "\\'")
+    password = settings.password("admin").replace("\\", "\\\\").replace("'", "\\'")
     return (
         f"host={host} port={port} dbname={settings.source_db_name} "
         f"user={settings.db_user} password='{password}'"
@@ -126,7 +126,7 @@ def jdbc_sink_connector_config(
         "topics": ",".join(jdbc_topics(settings)),
         "connection.url": f"jdbc:postgresql://{host}:{port}/{peer_database('jdbc')}",
         "connection.username": settings.db_user,
-        "connection.password": settings.db_password.get_secret_value(),
+        "connection.password": settings.password("admin"),
         "insert.mode": "upsert",
         "delete.enabled": "true",  # also applies tombstones; needs primary.key.mode=record_key
         "primary.key.mode": "record_key",

@@ -24,7 +24,7 @@ from etl.health import (
     probe_progress,
 )
 from etl.progress import LoaderProgress, ProgressFile, TransformProgress
-from etl.settings import Settings, maintenance_dsn
+from etl.settings import DbRole, Settings
 from infra.local import bootstrap
 from infra.local.services import (
     ConnectLaunch,
@@ -62,6 +62,9 @@ class Service:
     spark_job: bool = False
     #: several instances share its work (loaders in one consumer group); Docker runs N of them
     scales_out: bool = False
+    #: database roles whose passwords it gets, by environment (`etl.settings.DB_ROLES`); a
+    #: project service gets no other password
+    db_roles: tuple[DbRole, ...] = ()
 
     def port(self, settings: Settings) -> int | None:
         return settings.port(self.port_name) if self.port_name else None
@@ -84,16 +87,18 @@ def _progress_probe(progress: type[ProgressFile]) -> Callable[[Settings], Probe]
 SERVICES: tuple[Service, ...] = (
     Service(
         "source-db",
-        lambda s: probe_postgres(maintenance_dsn(s.source_dsn())),
+        lambda s: probe_postgres(s.monitoring_dsn("source")),
         port_name="source_db",
         local=PostgresLaunch("source"),
+        setup=bootstrap.adopt_source_password,
         after_ready=bootstrap.prepare_source_database,
     ),
     Service(
         "warehouse-db",
-        lambda s: probe_postgres(maintenance_dsn(s.warehouse_dsn())),
+        lambda s: probe_postgres(s.monitoring_dsn("warehouse")),
         port_name="warehouse_db",
         local=PostgresLaunch("warehouse"),
+        setup=bootstrap.adopt_warehouse_password,
         after_ready=bootstrap.prepare_warehouse_database,
     ),
     Service(
@@ -135,6 +140,8 @@ SERVICES: tuple[Service, ...] = (
         module=("loaders",),
         progress=LoaderProgress,
         scales_out=True,
+        # writes `dw`; its quality gate reads with the read-only role
+        db_roles=("loader", "reader"),
     ),
     Service(
         "dashboard",
@@ -142,6 +149,7 @@ SERVICES: tuple[Service, ...] = (
         port_name="dashboard",
         local=PythonLaunch(),
         module=("app", "dashboard"),
+        db_roles=("reader",),
     ),
 )
 

@@ -180,7 +180,7 @@ def wait_for_drain(settings: Settings, wait_s: float) -> DrainReport:
         if transform is None
         else HopLag(drained=not transform, behind=transform)
     )
-    with psycopg.connect(settings.warehouse_dsn(), autocommit=True) as conn:
+    with psycopg.connect(settings.warehouse_dsn(role="reader"), autocommit=True) as conn:
         loader = curated_lag(settings, conn)
         while loader and time.monotonic() < deadline:
             time.sleep(0.25)
@@ -195,8 +195,8 @@ def reconcile(settings: Settings, wait_s: float) -> ReconcileResult:
     started = time.monotonic()
     drain = wait_for_drain(settings, wait_s)
     with (
-        psycopg.connect(settings.source_dsn()) as src,
-        psycopg.connect(settings.warehouse_dsn()) as wh,
+        psycopg.connect(settings.source_dsn(role="reader")) as src,
+        psycopg.connect(settings.warehouse_dsn(role="reader")) as wh,
     ):
         for conn in (src, wh):
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

@@ -29,7 +29,7 @@ FROM dw.etl_load_audit
 
 def warehouse_report(settings: Settings) -> WarehouseReport:
     """What the warehouse holds now (see `loaders.results.WarehouseReport`)."""
-    with psycopg.connect(settings.warehouse_dsn(), autocommit=True) as conn:
+    with psycopg.connect(settings.warehouse_dsn(role="reader"), autocommit=True) as conn:
         rows = {
             t: conn.execute(f"SELECT count(*) FROM dw.{t}").fetchone()[0]  # type: ignore[index]
             for t in REPORT_TABLES

@@ -48,7 +48,6 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Top
 from etl.progress import LoaderBatch, LoaderLag, LoaderProgress, LoaderTotals
 from etl.settings import Settings
 from etl.topics import TopicPartitionKey
-from etl.warehouse_db import prepare_warehouse
 from loaders.apply import BatchResult, apply_batch, connect_for_apply
 from loaders.batch import ChangeBatch
 from loaders.dead_letters import (
@@ -135,7 +134,9 @@ class LoaderService:
         self.totals = LoaderTotals()
         self.last_batch: LoaderBatch | None = None
         self.last_progress = 0.0
-        self.conn = connect_for_apply(settings.warehouse_dsn(), f"loader {self.loader_id}")
+        self.conn = connect_for_apply(
+            settings.warehouse_dsn(role="loader"), f"loader {self.loader_id}"
+        )
         self.consumer = Consumer(
             consumer_config(settings, self.loader_id), logger=logging.getLogger("rdkafka")
         )
@@ -171,9 +172,6 @@ class LoaderService:
         self.stopping = True
 
     def run(self) -> None:
-        applied = prepare_warehouse(self.settings)
-        if applied:
-            log.info("warehouse migrations applied", extra={"migrations": applied})
         self.consumer.subscribe(
             self.topics, on_assign=self.on_assign, on_revoke=self.on_revoke, on_lost=self.on_revoke
         )

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from greenlet import GreenletExit
 from locust.env import Environment
 
 
@@ -24,8 +25,26 @@ def request(environment: Environment, request_type: str, name: str) -> Iterator[
     try:
         yield
     except Exception as exc:
+        if (killed := greenlet_exit(exc)) is not None:
+            raise killed from None  # the run is ending: let the user go (see below)
         error = exc
     report(environment, request_type, name, time.perf_counter() - started, error)
+
+
+def greenlet_exit(exc: BaseException) -> GreenletExit | None:
+    """The GreenletExit an error was raised while handling, if any.
+
+    Locust ends a user by raising GreenletExit wherever it is. Inside a psycopg pipeline (an
+    `executemany`) the library's clean-up then raises OperationalError in its place; swallowing
+    that as a failed request would keep the user alive on a broken connection, and the run
+    would never end.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, GreenletExit):
+            return seen
+        seen = seen.__context__
+    return None
 
 
 def report(

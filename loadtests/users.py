@@ -1,15 +1,25 @@
-"""Who makes the load: shoppers writing the shop's mix, and one end-to-end probe.
+"""Who makes the load: shoppers writing the shop's mix, and an end-to-end probe per target.
 
 - `Shopper`: one source connection per user (autocommit, default `synchronous_commit`, as a shop
-  application runs), writing through `app.shop`, the same functions `etl seed` uses. Task
-  weights give the mix: checkouts of 1-5 items in one transaction (a third with a new customer),
+  application runs), writing through `app.shop`, the same functions `etl seed` uses. The weights
+  of `app.shop.TASK_WEIGHTS` give the mix, dealt from a shuffled deck (`next_operation`):
+  checkouts of 1-5 items in one transaction (a third with a new customer),
   status progressions, cancellations, item edits, deletes, customers moving country, price
   changes. A shopper changes only orders it created itself, so shoppers never fight over rows
   and never touch the probe's marker orders. Each operation is one Locust request of type `sql`.
-- `EndToEndProbe`: exactly one per run (`fixed_count`). It commits a marker order through
-  `app.bench.LatencyProbe`, the `etl bench latency` probe, and reports the time from its COMMIT
-  to its row in `dw.fact_orders` as a request of type `e2e`. The warehouse is polled every 5 ms,
-  so figures are exact to that plus gevent's scheduling under load.
+- `EndToEndProbe`: exactly one per target named in `LOAD_TARGETS` (default `pipeline`; the
+  peers `logical` and `jdbc` once `etl bench compare` has set them up). Each commits marker
+  orders through `app.bench.LatencyProbe`, the `etl bench latency` probe, and reports the time
+  from a COMMIT to the row in its target (`dw.fact_orders`, or the peer's `orders`) as a request
+  of type `e2e` named after the target. Targets are polled every 5 ms, so figures are exact to
+  that plus gevent's scheduling under load.
+
+Pacing: by default each shopper pauses 0.05-0.25 s between operations (a shop's clicks). With
+`LOAD_RATE` (orders/s for the whole run, e.g. 200) every shopper runs at a constant throughput
+chosen so that the new orders among the mix add up to that rate: the offered rate of the
+capacity finder and `etl bench compare`, independent of how fast the source answers (as long as
+there are enough users; too few show as an achieved rate below the offered one).
+`LOAD_RATE=max` removes the pause: the source-only ceiling.
 
 The shared reference data (products and prices, customers) is read once at test start; the
 shop gets at least MIN_PRODUCTS products first, so a fresh stack can take load at once.
@@ -22,28 +32,33 @@ warning about the rollback it could not send is therefore silenced.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import random
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import cast
 
 import locust  # patches the standard library with gevent: psycopg must be imported after it
 import psycopg
 from faker import Faker
-from locust import User, between, constant, events, task
+from locust import User, between, constant, constant_throughput, events, task
 
 from app import shop
-from app.bench import LatencyProbe, warehouse_target
+from app.bench import LatencyProbe, MarkerTarget, warehouse_target
+from app.peers import peer_dsn, peer_target
 from etl.errors import EtlError
-from etl.settings import load_settings
-from loadtests.report import report, request
+from etl.settings import Settings, load_settings
+from infra.peers import PEERS, Peer
+from loadtests.report import greenlet_exit, report, request
 
 MIN_PRODUCTS = 50
 KEEP_ORDERS = 200  # orders a shopper remembers to change later
 PROBE_TIMEOUT_S = 60.0
-PROBE_NAME = "commit -> warehouse"
+TARGETS = ("pipeline", *PEERS)
 
 _fake = Faker()
 logging.getLogger("psycopg.transaction").setLevel(logging.ERROR)  # see the module docstring
@@ -66,15 +81,56 @@ def load_reference_data(environment: locust.env.Environment, **_: object) -> Non
         _customers[:] = [r[0] for r in conn.execute("SELECT customer_id FROM customers")]
 
 
+def load_targets(value: str) -> list[str]:
+    """`LOAD_TARGETS`, checked: a bad name stops Locust with one line naming the choice."""
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if not names or set(names) - set(TARGETS):
+        raise SystemExit(f"LOAD_TARGETS={value!r}: name one or more of {', '.join(TARGETS)}")
+    return names
+
+
+def shopper_wait(rate: str | None, users: int) -> Callable[[User], float]:
+    """The shoppers' pause (`LOAD_RATE`, module docstring): a shop's clicks when unset, none at
+    `max`, else constant throughput so the new orders among all tasks add up to `rate` orders/s
+    over `users` shoppers."""
+    if not rate:
+        return between(0.05, 0.25)
+    if rate.strip().lower() == "max":
+        return constant(0)
+    try:
+        orders_per_s = float(rate)
+        if orders_per_s <= 0:
+            raise ValueError
+    except ValueError:
+        raise SystemExit(f"LOAD_RATE={rate!r} is not a rate: orders/s > 0, or max") from None
+    return constant_throughput(orders_per_s * shop.tasks_per_order() / max(1, users))
+
+
 class Shopper(User):
     """A shop's customers and back office, as one stream of writes."""
 
-    wait_time = between(0.05, 0.25)
+    def wait_time(self) -> float:
+        parsed = self.environment.parsed_options
+        shoppers = max(1, (getattr(parsed, "num_users", None) or 1) - len(_probe_targets()))
+        if not hasattr(self, "_wait"):
+            self._wait = shopper_wait(os.environ.get("LOAD_RATE"), shoppers)
+        return self._wait(self)
 
     def on_start(self) -> None:
         self.rng = random.Random()
         self.orders: list[shop.ShopOrder] = []
+        self.deck: list[str] = []
         self.conn = psycopg.connect(load_settings().source_dsn(), autocommit=True)
+
+    @task
+    def next_operation(self) -> None:
+        """The next operation of the mix, dealt from a shuffled deck holding each operation as
+        often as its weight: the mix is exact over every deck, so a paced run offers its rate
+        of new orders without the drift of independent random picks."""
+        if not self.deck:
+            self.deck = [name for name, weight in shop.TASK_WEIGHTS.items() for _ in range(weight)]
+            self.rng.shuffle(self.deck)
+        getattr(self, self.deck.pop())()
 
     def on_stop(self) -> None:
         self.conn.close()
@@ -83,7 +139,6 @@ class Shopper(User):
         candidates = [o for o in self.orders if o.status in statuses]
         return self.rng.choice(candidates) if candidates else None
 
-    @task(10)
     def new_order(self) -> None:
         with request(self.environment, "sql", "new order"):
             order, new_customer = self._checkout()
@@ -108,7 +163,6 @@ class Shopper(User):
             shop.insert_order(cur, order, cid, datetime.now(UTC))
         return order, new_customer
 
-    @task(8)
     def status_change(self) -> None:
         order = self._mine(*shop.STATUS_FLOW[:-1])
         if order is not None:
@@ -116,21 +170,18 @@ class Shopper(User):
             with request(self.environment, "sql", "status change"):
                 shop.set_status(self.conn.cursor(), order, following)
 
-    @task(1)
     def cancellation(self) -> None:
         order = self._mine("pending", "paid")
         if order is not None:
             with request(self.environment, "sql", "cancellation"):
                 shop.set_status(self.conn.cursor(), order, "cancelled")
 
-    @task(1)
     def item_edit(self) -> None:
         order = self._mine("pending")
         if order is not None:
             with request(self.environment, "sql", "item edit"):
                 shop.edit_item(self.conn.cursor(), order, self.rng)
 
-    @task(1)
     def delete(self) -> None:
         order = self._mine(*shop.STATUS_FLOW, "cancelled")
         if order is not None:
@@ -138,42 +189,59 @@ class Shopper(User):
             with request(self.environment, "sql", "order delete"):
                 shop.delete_order(self.conn.cursor(), order.order_id)
 
-    @task(1)
     def customer_change(self) -> None:
         if _customers:
             cid, country = self.rng.choice(_customers), self.rng.choice(shop.COUNTRIES)
             with request(self.environment, "sql", "customer change"):
                 shop.move_customer(self.conn.cursor(), cid, country)
 
-    @task(1)
     def price_change(self) -> None:
         pid = self.rng.choice(sorted(_prices))
         with request(self.environment, "sql", "price change"):
             shop.change_price(self.conn.cursor(), pid, Decimal(self.rng.randrange(80, 125)) / 100)
 
 
-class EndToEndProbe(User):
-    """One marker order at a time: source COMMIT to warehouse row, as request type `e2e`."""
+def _probe_targets() -> list[str]:
+    return load_targets(os.environ.get("LOAD_TARGETS", "pipeline"))
 
-    fixed_count = 1
+
+def _marker_target(settings: Settings, name: str) -> MarkerTarget:
+    """An open autocommit connection to `name`'s copy, as the probe's target."""
+    if name == "pipeline":
+        return warehouse_target(psycopg.connect(settings.warehouse_dsn(), autocommit=True))
+    peer = cast(Peer, name)  # checked by load_targets
+    return peer_target(psycopg.connect(peer_dsn(settings, peer), autocommit=True), peer)
+
+
+_next_probe = itertools.count()
+
+
+class EndToEndProbe(User):
+    """One marker order at a time: source COMMIT to the row in one target, as request type `e2e`
+    named after the target. One probe per target (`LOAD_TARGETS`), each with its own orders."""
+
+    fixed_count = len(_probe_targets())
     wait_time = constant(float(os.environ.get("LOAD_PROBE_INTERVAL_S", "0.5")))
 
     def on_start(self) -> None:
+        targets = _probe_targets()
         settings = load_settings()
         self.src = psycopg.connect(settings.source_dsn(), autocommit=True)
-        self.wh = psycopg.connect(settings.warehouse_dsn(), autocommit=True)
-        self.probe = LatencyProbe(self.src, warehouse_target(self.wh), PROBE_TIMEOUT_S)
+        self.target = _marker_target(settings, targets[next(_next_probe) % len(targets)])
+        self.probe = LatencyProbe(self.src, self.target, PROBE_TIMEOUT_S)
 
     def on_stop(self) -> None:
         self.src.close()
-        self.wh.close()
+        self.target.conn.close()
 
     @task
-    def commit_to_warehouse(self) -> None:
+    def commit_to_target(self) -> None:
         started = time.perf_counter()
+        error: Exception | None = None
         try:
             _, seconds = self.probe.measure()
         except (EtlError, psycopg.Error) as exc:
-            report(self.environment, "e2e", PROBE_NAME, time.perf_counter() - started, exc)
-        else:
-            report(self.environment, "e2e", PROBE_NAME, seconds)
+            if (killed := greenlet_exit(exc)) is not None:
+                raise killed from None
+            seconds, error = time.perf_counter() - started, exc
+        report(self.environment, "e2e", self.target.name, seconds, error)

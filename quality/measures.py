@@ -31,7 +31,7 @@ MAX_DLQ_READ = 100_000
 def _newest_source_write(settings: Settings) -> datetime | None:
     tables = [t.name for t in CAPTURED if "updated_at" in t.column_names]
     query = " UNION ALL ".join(f"SELECT max(updated_at) AS t FROM {t}" for t in tables)
-    with psycopg.connect(settings.source_dsn(), connect_timeout=10) as conn:
+    with psycopg.connect(settings.source_dsn(role="reader"), connect_timeout=10) as conn:
         row = conn.execute(f"SELECT max(t) FROM ({query}) x").fetchone()
     return row[0] if row else None
 
@@ -39,7 +39,7 @@ def _newest_source_write(settings: Settings) -> datetime | None:
 def freshness_frame(settings: Settings) -> pd.DataFrame:
     """One row: newest_source_write, newest_applied_commit, lag_s (>= 0)."""
     written = _newest_source_write(settings)
-    with psycopg.connect(settings.warehouse_dsn(), connect_timeout=10) as conn:
+    with psycopg.connect(settings.warehouse_dsn(role="reader"), connect_timeout=10) as conn:
         applied = newest_applied_commit(conn)
     if written is None:
         lag = 0.0

@@ -29,8 +29,10 @@ SITE = "local"
 
 
 def _sqlalchemy_url(settings: Settings) -> str:
-    """The warehouse as SQLAlchemy wants it: psycopg 3, named explicitly."""
-    return settings.warehouse_dsn().replace("postgresql://", "postgresql+psycopg://", 1)
+    """The warehouse as SQLAlchemy wants it: psycopg 3, named explicitly; read-only role."""
+    return settings.warehouse_dsn(role="reader").replace(
+        "postgresql://", "postgresql+psycopg://", 1
+    )
 
 
 def _context(site_dir: Path) -> Any:
@@ -206,7 +208,7 @@ def run_quality(
     )
     if record:
         try:
-            record_run(settings.warehouse_dsn(), run)
+            record_run(settings.warehouse_dsn(role="loader"), run)  # writes `dw` only
         except psycopg.Error as exc:
             raise EtlError(f"could not record the quality run in the warehouse: {exc}") from exc
     if docs_error is not None:

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from etl.errors import ComponentFailed, EtlError
 from etl.health import Probe
+from etl.secrets import ensure_local_passwords, passwords_path
 from etl.settings import Settings
 from infra.local import services
 from infra.local.jars import COMPONENTS, resolve_jars
@@ -107,7 +108,7 @@ def prepare(settings: Settings, report: Report = _noop) -> list[services.LocalPr
         assert spec.local is not None
         if notice := spec.local.initialise(settings):
             report(spec.name, notice)
-        programs.append(spec.local.program(settings, spec.name, spec.module))
+        programs.append(spec.local.program(settings, spec.name, spec.module, spec.db_roles))
     return programs
 
 
@@ -124,13 +125,17 @@ def _forget_stale_progress(settings: Settings, sup: Supervisor, spec: Service) -
 def up(settings: Settings, report: Report = _noop, only: list[str] | None = None) -> UpResult:
     """Start (or confirm) the stack, or just `only` these components and their dependencies.
 
-    Idempotent: a healthy stack is left as it is.
+    Idempotent: a healthy stack is left as it is. The first run in an ETL_HOME generates its
+    database passwords (`etl.secrets`).
     """
     started = time.monotonic()
     try:
         specs = with_dependencies(only)
     except KeyError as exc:
         raise EtlError(exc.args[0]) from None
+    settings, generated = ensure_local_passwords(settings)
+    if generated:
+        report("etl", f"generated database passwords in {passwords_path(settings)} (mode 0600)")
     sup = Supervisor(settings)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     if notice := sup.stale_pidfile_notice():
@@ -184,6 +189,10 @@ def down(settings: Settings, purge: bool = False, report: Report = _noop) -> Non
             settings.run_dir,
             settings.conf_dir,
             settings.checkpoints_dir,  # they name offsets of the Kafka data deleted here
+            settings.secrets_dir,  # protect nothing once the data is gone: a new start, new ones
         ):
             shutil.rmtree(directory, ignore_errors=True)
-        report("etl", f"purged data, checkpoints, logs, config under {settings.home} (kept lib/)")
+        report(
+            "etl",
+            f"purged data, checkpoints, logs, config, passwords under {settings.home} (kept lib/)",
+        )

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from etl.errors import EtlError
-from etl.settings import Settings, settings_environment
+from etl.settings import DbRole, Settings, settings_environment
 from infra import catalog
 from infra.local.prereqs import java_binary, postgres_bindir, running_as_root
 
@@ -89,7 +89,7 @@ def init_postgres_cluster(settings: Settings, role: PgRole) -> bool:
     data.mkdir(parents=True, exist_ok=True)
     run_as: list[str] = []
     with tempfile.NamedTemporaryFile("w", suffix=".pw", delete=False) as pwfile:
-        pwfile.write(settings.db_password.get_secret_value())
+        pwfile.write(settings.password("admin"))
     pw_path = Path(pwfile.name)
     try:
         if running_as_root():
@@ -267,21 +267,29 @@ def connect_program(settings: Settings) -> LocalProgram:
         conf,
     )
     log_conf = settings.conf_dir / "log4j2-connect.xml"
-    return LocalProgram(name="connect", command=cmd, environment=_config_digest(conf, log_conf))
+    env = {**_config_digest(conf, log_conf), **catalog.connect_worker_environment(settings)}
+    return LocalProgram(name="connect", command=cmd, environment=env)
 
 
 def python_program(
-    settings: Settings, name: str, module: tuple[str, ...], *, stop_as_group: bool = True
+    settings: Settings,
+    name: str,
+    module: tuple[str, ...],
+    *,
+    stop_as_group: bool = True,
+    db_roles: tuple[DbRole, ...] = (),
 ) -> LocalProgram:
     """A Python service of this project (`python -m <module>`), with the stack's settings.
 
     Run with this interpreter. Its environment carries every setting explicitly, so the program
     sees the settings of the `etl up` that wrote the config (not whatever supervisord
     inherited), and a changed setting changes the program definition, which restarts it on the
-    next `etl up`.
+    next `etl up`. Of the passwords it gets only its `db_roles`' (and does not read ETL_HOME's
+    passwords file), by environment: supervisord.conf holding them is owner-only.
     """
     env = {
-        **settings_environment(settings),
+        **settings_environment(settings, roles=db_roles),
+        "ETL_PASSWORDS_FILE": "false",
         "PYTHONUNBUFFERED": "1",
         "SPARK_LOCAL_IP": settings.bind_host,
     }
@@ -303,7 +311,13 @@ class LocalLaunch:
         """Before supervisord starts: remove what a crashed previous run left behind."""
         return None
 
-    def program(self, settings: Settings, name: str, module: tuple[str, ...]) -> LocalProgram:
+    def program(
+        self,
+        settings: Settings,
+        name: str,
+        module: tuple[str, ...],
+        db_roles: tuple[DbRole, ...] = (),
+    ) -> LocalProgram:
         raise NotImplementedError
 
 
@@ -317,7 +331,13 @@ class PostgresLaunch(LocalLaunch):
     def clear_stale_state(self, settings: Settings) -> str | None:
         return remove_stale_postmaster_pid(settings, self.role)
 
-    def program(self, settings: Settings, name: str, module: tuple[str, ...]) -> LocalProgram:
+    def program(
+        self,
+        settings: Settings,
+        name: str,
+        module: tuple[str, ...],
+        db_roles: tuple[DbRole, ...] = (),
+    ) -> LocalProgram:
         return postgres_program(settings, self.role)
 
 
@@ -325,12 +345,24 @@ class KafkaLaunch(LocalLaunch):
     def initialise(self, settings: Settings) -> str | None:
         return "formatted KRaft storage" if format_kafka_storage(settings) else None
 
-    def program(self, settings: Settings, name: str, module: tuple[str, ...]) -> LocalProgram:
+    def program(
+        self,
+        settings: Settings,
+        name: str,
+        module: tuple[str, ...],
+        db_roles: tuple[DbRole, ...] = (),
+    ) -> LocalProgram:
         return kafka_program(settings)
 
 
 class ConnectLaunch(LocalLaunch):
-    def program(self, settings: Settings, name: str, module: tuple[str, ...]) -> LocalProgram:
+    def program(
+        self,
+        settings: Settings,
+        name: str,
+        module: tuple[str, ...],
+        db_roles: tuple[DbRole, ...] = (),
+    ) -> LocalProgram:
         return connect_program(settings)
 
 
@@ -341,5 +373,13 @@ class PythonLaunch(LocalLaunch):
 
     stop_as_group: bool = True
 
-    def program(self, settings: Settings, name: str, module: tuple[str, ...]) -> LocalProgram:
-        return python_program(settings, name, module, stop_as_group=self.stop_as_group)
+    def program(
+        self,
+        settings: Settings,
+        name: str,
+        module: tuple[str, ...],
+        db_roles: tuple[DbRole, ...] = (),
+    ) -> LocalProgram:
+        return python_program(
+            settings, name, module, stop_as_group=self.stop_as_group, db_roles=db_roles
+        )

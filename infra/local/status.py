@@ -49,7 +49,7 @@ class StackStatus(BaseModel):
 
 def newest_quality_run(settings: Settings) -> QualityRun | None:
     try:
-        return last_run(settings.warehouse_dsn())
+        return last_run(settings.warehouse_dsn(role="reader"))
     except Exception:  # warehouse down or not migrated: its own component says so
         return None
 

@@ -92,7 +92,7 @@ def postgres_env(settings: Settings, role: PgRole) -> dict[str, str]:
     dbname = settings.source_db_name if role == "source" else settings.warehouse_db_name
     return {
         "POSTGRES_USER": settings.db_user,
-        "POSTGRES_PASSWORD": settings.db_password.get_secret_value(),
+        "POSTGRES_PASSWORD": settings.password("admin"),
         "POSTGRES_DB": dbname,
         "PGPORT": str(settings.port(f"{role}_db")),
     }

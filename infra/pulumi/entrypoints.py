@@ -53,6 +53,11 @@ def source_init_command() -> list[str]:
     return ["python", "-m", "infra.pulumi.init_tasks", "source"]
 
 
+def warehouse_init_command() -> list[str]:
+    """The warehouse's migrations and login roles (the loader's role may not migrate)."""
+    return ["python", "-m", "infra.pulumi.init_tasks", "warehouse"]
+
+
 def topics_init_command() -> list[str]:
     """One-shot: create the pipeline's own topics (DLQ, curated) like `etl up` does."""
     return ["python", "-m", "infra.pulumi.init_tasks", "topics"]

@@ -3,7 +3,8 @@
 Why a one-shot container from the project image rather than SQL files mounted into the postgres
 image's `docker-entrypoint-initdb.d`: the replication role, its password and the publication are
 made by `etl.source_db.prepare_source(settings)` from settings (names, passwords, the catalog's
-table list), and migrations are checksummed and recorded by `etl.migrations`. initdb scripts
+table list), the warehouse's login roles by `etl.warehouse_db.prepare_warehouse`, and migrations
+are checksummed and recorded by `etl.migrations`. initdb scripts
 would run once, on an empty volume only, and would need those values written a second time in
 SQL. Running the same code `etl up` runs keeps one source of truth and stays idempotent, so every
 `pulumi up` may run it again.
@@ -26,18 +27,23 @@ def run(task: str) -> str:
         from etl.source_db import prepare_source
 
         applied = prepare_source(settings)
-        return f"source database ready; migrations applied now: {applied or 'none'}"
+        return f"source database ready; changed now: {applied or 'nothing'}"
+    if task == "warehouse":
+        from etl.warehouse_db import prepare_warehouse
+
+        applied = prepare_warehouse(settings)
+        return f"warehouse database ready; changed now: {applied or 'nothing'}"
     if task == "topics":
         from etl.topics import ensure_topics
 
         created = ensure_topics(settings, settings.pipeline_topics())
         return f"pipeline topics ready; created now: {created or 'none'}"
-    raise EtlError(f"unknown task {task!r}: use `source` or `topics`")
+    raise EtlError(f"unknown task {task!r}: use `source`, `warehouse` or `topics`")
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m infra.pulumi.init_tasks source|topics", file=sys.stderr)
+        print("usage: python -m infra.pulumi.init_tasks source|warehouse|topics", file=sys.stderr)
         return 2
     try:
         print(run(argv[0]), flush=True)

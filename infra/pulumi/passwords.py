@@ -6,7 +6,12 @@ volume, so the second run would lock every client out. pulumi-random (which keep
 in the stack state) is not a dependency here; `GeneratedPassword` is its ~20-line equivalent: the
 value is made by Python's `secrets` in `create`, stored (encrypted, as a secret output) in the
 stack state, and stays the same until the resource is replaced. To choose a password instead:
-`pulumi config set --secret dbPassword ...` (and `replicationPassword`).
+`pulumi config set --secret dbPassword ...` (and `loaderPassword`, `readerPassword`,
+`replicationPassword`).
+
+One password per database role of the role model (`etl.settings.DB_ROLES`), the same roles the
+local stack generates per ETL_HOME: the admin, the loader (writes `dw` only), the reader (reads
+only) and Debezium's replication role.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
+
+from etl.settings import DB_ROLES
 
 DEFAULT_LENGTH = 32
 
@@ -47,6 +54,18 @@ class GeneratedPassword(Resource):
             {"length": length, "result": None},
             pulumi.ResourceOptions.merge(opts, secret),
         )
+
+
+def password_names(field: str) -> tuple[str, str]:
+    """(stack config key, resource name) of a password field: `loader_password` ->
+    (`loaderPassword`, `loader-password`)."""
+    head, *rest = field.split("_")
+    return head + "".join(part.title() for part in rest), field.replace("_", "-")
+
+
+def stack_passwords() -> dict[str, pulumi.Output[str]]:
+    """Every role's password (`Settings` field name -> secret output)."""
+    return {field: stack_password(*password_names(field)) for _, field in DB_ROLES.values()}
 
 
 def stack_password(config_key: str, resource_name: str) -> pulumi.Output[str]:

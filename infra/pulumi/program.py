@@ -31,7 +31,7 @@ from infra.pulumi.components import (
 )
 from infra.pulumi.container_env import NetworkHosts
 from infra.pulumi.containers import Deployment
-from infra.pulumi.passwords import stack_password
+from infra.pulumi.passwords import stack_passwords
 from infra.pulumi.stack_config import StackConfig, with_passwords
 
 
@@ -61,8 +61,8 @@ def deploy(cfg: StackConfig, contexts: Mapping[str, Path]) -> dict[str, pulumi.I
     jvm_image = build_image(cfg, "jvm", contexts["jvm"])
     app_image = build_image(cfg, "app", contexts["app"])
 
-    db_password = stack_password("dbPassword", "db-password")
-    replication_password = stack_password("replicationPassword", "replication-password")
+    passwords = stack_passwords()
+    db_password = passwords["db_password"]
 
     databases = {
         role: PostgresServer(
@@ -107,8 +107,7 @@ def deploy(cfg: StackConfig, contexts: Mapping[str, Path]) -> dict[str, pulumi.I
             image=app_image,
             deployment=deployment,
             hosts=hosts,
-            db_password=db_password,
-            replication_password=replication_password,
+            passwords=passwords,
             spark_master_url=spark.master_url,
             state_volume_name=spark.state_volume.name,
             loaders=cfg.loaders,
@@ -125,7 +124,7 @@ def deploy(cfg: StackConfig, contexts: Mapping[str, Path]) -> dict[str, pulumi.I
             deployment=deployment,
             bootstrap_servers=kafka.bootstrap_servers,
             source_db_host=hosts.source_db,
-            replication_password=replication_password,
+            replication_password=passwords["replication_password"],
             connector_depends_on=[pipeline.source_init, *kafka.containers],
             kafka=kafka.containers,
         ),

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from etl.settings import Settings
+from etl.settings import PASSWORD_FIELDS, Settings
 from etl.topics import transform_task_slots
 from infra.catalog import kraft_cluster_id
 from infra.docker.base import PINNED_BASE
@@ -129,15 +129,14 @@ def settings_from(overrides: dict[str, Any]) -> Settings:
     return Settings(**{**values, **overrides})
 
 
-def with_passwords(
-    settings: Settings, *, db_password: str | None = None, replication_password: str | None = None
-) -> Settings:
-    """The same settings with the deployment's real passwords (known only inside an apply)."""
+def with_passwords(settings: Settings, **passwords: str | None) -> Settings:
+    """The same settings with the deployment's real passwords (known only inside an apply),
+    given by `Settings` field name (`db_password=...`, `loader_password=...`)."""
+    unknown = set(passwords) - set(PASSWORD_FIELDS)
+    if unknown:
+        raise ValueError(f"not password fields: {sorted(unknown)}")
     values = settings.model_dump()
-    if db_password is not None:
-        values["db_password"] = SecretStr(db_password)
-    if replication_password is not None:
-        values["replication_password"] = SecretStr(replication_password)
+    values |= {k: SecretStr(v) for k, v in passwords.items() if v is not None}
     return Settings(**values)
 
 

@@ -3,8 +3,9 @@
 N Debezium-shaped messages (orders and order items, 1% invalid) are produced onto source-like
 topics (`bench-<id>.public.*`) while a real `python -m jobs.transform` is running; the clock
 runs from the first produce until the curated topics and the DLQ hold all N outputs. Printed
-(run with `-s`): records/s, the median micro-batch duration (from the job's progress log), and
-the driver's peak RSS (the Spark JVM, `VmHWM`). No timed assertion.
+at the end of the run and kept in the benchmark's `extra_info`: records/s, the median micro-batch
+duration (from the job's progress log), and the driver's peak RSS (the Spark JVM, `VmHWM`). No
+timed assertion.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from confluent_kafka import Producer
 from etl.settings import Settings
 from etl.tables import CAPTURED_TABLES
 from etl.topics import ensure_topics, message_counts
+from tests.benchmarks.figures import record_figures
 from tests.integration.test_transform_stream import TransformJob, transform_job
 from tests.unit.jobs.envelopes import envelope, row
 
@@ -121,12 +123,20 @@ def test_transform_throughput(benchmark, stack: Settings) -> None:
 
         seconds = benchmark.pedantic(produce_and_drain, rounds=1, iterations=1)
         assert total_messages(settings, [settings.dlq_topic]) == MESSAGES // INVALID_EVERY
+        assert total_messages(settings, outputs) == MESSAGES, "an input became two outputs"
         durations = batch_durations(job, before)
-        print(
-            f"\ntransform: {MESSAGES} messages in {seconds:.1f} s = {MESSAGES / seconds:,.0f}"
-            f" records/s; {len(durations)} batches, median"
-            f" {statistics.median(durations):,.0f} ms; driver JVM peak RSS"
-            f" {jvm_peak_rss_mb(job):,.0f} MB"
+        peak_rss_mb = jvm_peak_rss_mb(job)
+        median_ms = statistics.median(durations)
+        record_figures(
+            benchmark,
+            f"{MESSAGES} messages in {seconds:.1f} s = {MESSAGES / seconds:,.0f} records/s;"
+            f" {len(durations)} batches, median {median_ms:,.0f} ms; driver JVM peak RSS"
+            f" {peak_rss_mb:,.0f} MB",
+            records=MESSAGES,
+            records_per_s=MESSAGES / seconds,
+            batches=len(durations),
+            median_batch_ms=median_ms,
+            driver_peak_rss_mb=peak_rss_mb,
         )
     finally:
         if job.proc and job.proc.poll() is None:

@@ -25,10 +25,11 @@ import httpx
 import pytest
 from docker import DockerClient
 
-from etl.settings import Settings, settings_environment
+from etl.settings import PASSWORD_FIELDS, Settings, settings_environment
 from infra import catalog
 from infra.docker.base import ensure_base
 from infra.pulumi.components.kafka import broker_properties
+from infra.pulumi.passwords import password_names
 from infra.pulumi.stack_config import with_passwords
 from tests.docker.engine import docker_engine
 from tests.fixtures.stack import etl_cli
@@ -56,7 +57,12 @@ SETTINGS = {
     "curated_topic_prefix": "dockercurated",
     "topic_partitions": 2,
 }
-PASSWORDS = {"dbPassword": "docker-test-db", "replicationPassword": "docker-test-repl"}
+PASSWORDS = {
+    "dbPassword": "docker-test-db",
+    "loaderPassword": "docker-test-loader",
+    "readerPassword": "docker-test-reader",
+    "replicationPassword": "docker-test-repl",
+}
 ORDERS = 300
 
 
@@ -100,8 +106,7 @@ def deployed_settings() -> Settings:
     """The settings the deployment runs with (the stack file, SETTINGS, the passwords)."""
     return with_passwords(
         stack_settings(STACK, **SETTINGS),
-        db_password=PASSWORDS["dbPassword"],
-        replication_password=PASSWORDS["replicationPassword"],
+        **{field: PASSWORDS[password_names(field)[0]] for field in PASSWORD_FIELDS},
     )
 
 
@@ -168,7 +173,7 @@ def test_the_dev_stack_runs_heals_and_matches(deployed, engine: DockerClient) ->
     assert set(by_service) == set(run.containers())
     for service, container in by_service.items():
         state = container.attrs["State"]
-        if service in ("source-init", "topics-init"):
+        if service in ("source-init", "warehouse-init", "topics-init"):
             assert (state["Status"], state["ExitCode"]) == ("exited", 0), service
         else:
             assert state["Health"]["Status"] == "healthy", (service, state["Health"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import pickle
 import uuid
 
@@ -12,6 +13,7 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
 from etl.topics import transform_task_slots
+from infra.catalog import REPLICATION_PASSWORD_ENV
 from infra.docker.base import PINNED_BASE
 from infra.pulumi.connector_provider import ConnectorProvider
 from infra.pulumi.stack_config import (
@@ -42,27 +44,44 @@ def test_inputs_holding_a_password_are_sent_as_secrets(dev_run: ProgramRun) -> N
         plain_env = str(
             container["envs"]["value"] if is_secret(container["envs"]) else container["envs"]
         )
-        if "generated-db-password" in plain_env or "generated-replication-password" in plain_env:
+        if "generated-" in plain_env and "-password" in plain_env:
             assert is_secret(container["envs"]), service
+    # the connector config holds no password: the worker resolves it from its environment
     [connector] = [r for r in dev_run.mocks.of_type(DYNAMIC) if "connector_name" in r.inputs]
-    assert is_secret(connector.inputs["config"])
+    assert "generated-" not in json.dumps(connector.inputs["config"])
+    assert is_secret(dev_run.containers()["connect"]["envs"])
+    # source-init, warehouse-init, loader-1, dashboard, both databases, connect
     assert sum(1 for c in dev_run.mocks.of_type(CONTAINER) if is_secret(c.inputs["envs"])) >= 7
 
 
 def test_configured_passwords_replace_generated_ones() -> None:
-    run = run_program(
-        "staging", secrets={"dbPassword": "chosen-db", "replicationPassword": "chosen-repl"}
-    )
+    chosen = {
+        "dbPassword": "chosen-db",
+        "loaderPassword": "chosen-loader",
+        "readerPassword": "chosen-reader",
+        "replicationPassword": "chosen-repl",
+    }
+    run = run_program("staging", secrets=chosen)
     generated = [r for r in run.mocks.of_type(DYNAMIC) if "length" in r.inputs]
     assert generated == []
     assert ":chosen-db@" in run.outputs["sourceDsnInNetwork"]
-    assert run.connector_inputs()["config"]["database.password"] == "chosen-repl"
+    password_ref = "${env:" + REPLICATION_PASSWORD_ENV + "}"
+    assert run.connector_inputs()["config"]["database.password"] == password_ref
+    assert run.env("connect")[REPLICATION_PASSWORD_ENV] == "chosen-repl"
+    assert run.env("loader-1")["ETL_LOADER_PASSWORD"] == "chosen-loader"
+    assert "ETL_DB_PASSWORD" not in run.env("loader-1")
+    assert run.env("dashboard")["ETL_READER_PASSWORD"] == "chosen-reader"
     assert run.secret_outputs["sourceDsnInNetwork"] is True
 
 
 def test_generated_passwords_are_kept_in_state_as_secret_outputs(dev_run: ProgramRun) -> None:
     generated = [r for r in dev_run.mocks.of_type(DYNAMIC) if "length" in r.inputs]
-    assert sorted(r.name for r in generated) == ["db-password", "replication-password"]
+    assert sorted(r.name for r in generated) == [
+        "db-password",
+        "loader-password",
+        "reader-password",
+        "replication-password",
+    ]
     assert all(r.inputs["length"] >= 24 for r in generated)
 
 

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from etl.settings import Settings, connection_env
+from etl.settings import DB_ROLES, PASSWORD_FIELDS, DbRole, Settings, connection_env
 from etl.tables import CAPTURED_TABLES
 from infra import catalog
 from infra.local import services as local
+from infra.pulumi.passwords import password_names
 from tests.infra.pulumi_harness import (
     ProgramRun,
     parse_properties,
@@ -36,7 +37,12 @@ KAFKA_PLACEMENT = {
     "log.dirs",
 }
 CONNECT_PLACEMENT = {"bootstrap.servers", "listeners", "rest.advertised.host.name", "plugin.path"}
-PASSWORDS = {"dbPassword": "db-pass-from-config", "replicationPassword": "repl-pass-from-config"}
+PASSWORDS = {
+    "dbPassword": "db-pass-from-config",
+    "loaderPassword": "loader-pass-from-config",
+    "readerPassword": "reader-pass-from-config",
+    "replicationPassword": "repl-pass-from-config",
+}
 
 
 def read_properties(path: Path) -> dict[str, str]:
@@ -119,14 +125,20 @@ def container_settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
     return Settings()
 
 
+#: the database roles whose passwords each project-image container gets (`Service.db_roles`)
+CONTAINER_ROLES: dict[str, tuple[DbRole, ...]] = {
+    "source-init": ("admin", "replication", "reader"),
+    "warehouse-init": ("admin", "loader", "reader"),
+    "topics-init": (),
+    "transform": (),
+    "loader-1": ("loader", "reader"),
+    "dashboard": ("reader",),
+}
+
+
 def test_app_containers_see_the_same_settings_and_topic_names(
     configured_run: ProgramRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    expected = stack_settings(
-        "dev",
-        db_password=PASSWORDS["dbPassword"],
-        replication_password=PASSWORDS["replicationPassword"],
-    )
     # where the container sits: its state dir and the network names of its peers
     local_only = {
         "home",
@@ -138,14 +150,21 @@ def test_app_containers_see_the_same_settings_and_topic_names(
         "connect_host",
         "kafka_bootstrap_servers",
     }
-    for service in ("source-init", "topics-init", "transform", "loader-1", "dashboard"):
+    for service, roles in CONTAINER_ROLES.items():
+        # the stack's settings with this container's passwords only
+        expected = stack_settings(
+            "dev", **{DB_ROLES[r][1]: PASSWORDS[password_names(DB_ROLES[r][1])[0]] for r in roles}
+        )
         env = configured_run.env(service)
         seen = container_settings(env, monkeypatch)
         dump, want = seen.model_dump(), expected.model_dump()
         for field in set(want) - local_only:
             assert str(dump[field]) == str(want[field]) or (
                 dump[field].get_secret_value() == want[field].get_secret_value()
-            ), field
+            ), (service, field)
+        assert sorted(f for f in PASSWORD_FIELDS if dump[f] is not None) == sorted(
+            DB_ROLES[r][1] for r in roles
+        ), service
         assert [seen.cdc_topic(t) for t in CAPTURED_TABLES] == [
             expected.cdc_topic(t) for t in CAPTURED_TABLES
         ]

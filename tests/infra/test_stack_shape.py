@@ -21,7 +21,7 @@ from tests.infra.pulumi_harness import (
 
 pytestmark = pytest.mark.infra
 
-ONE_SHOT = {"source-init", "topics-init"}
+ONE_SHOT = {"source-init", "warehouse-init", "topics-init"}
 PINNED = re.compile(r"^[\w./-]+:(?!latest$)[\w][\w.-]*$")
 
 
@@ -43,8 +43,8 @@ def test_dev_stack_creates_exactly_the_expected_resources(dev_run: ProgramRun) -
         NETWORK: 1,
         IMAGE: 3,
         VOLUME: 4,
-        CONTAINER: 11,
-        DYNAMIC: 3,  # two generated passwords and the connector
+        CONTAINER: 12,
+        DYNAMIC: 5,  # four generated passwords (one per database role) and the connector
         "cdc-etl:index:PostgresServer": 2,
         "cdc-etl:index:KafkaCluster": 1,
         "cdc-etl:index:DebeziumConnect": 1,
@@ -59,6 +59,7 @@ def test_dev_stack_creates_exactly_the_expected_resources(dev_run: ProgramRun) -
         "spark-master",
         "spark-worker-1",
         "source-init",
+        "warehouse-init",
         "topics-init",
         "transform",
         "loader-1",

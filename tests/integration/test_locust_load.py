@@ -88,7 +88,7 @@ def test_steady_load_reports_requests_and_end_to_end_latency(pipeline: Settings,
     for name in ("new order", "status change"):
         assert int(rows[("sql", name)]["Request Count"]) > 0, name
     assert all(int(r["Failure Count"]) == 0 for r in rows.values()), rows
-    e2e = rows[("e2e", "commit -> warehouse")]
+    e2e = rows[("e2e", "pipeline")]
     samples = int(e2e["Request Count"])
     assert samples > 0
     assert float(e2e["50%"]) > 0

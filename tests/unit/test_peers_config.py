@@ -18,7 +18,7 @@ pytestmark = pytest.mark.unit
 
 
 def test_sink_upserts_by_record_key_and_applies_deletes():
-    cfg = jdbc_sink_connector_config(Settings(port_base=20000))
+    cfg = jdbc_sink_connector_config(Settings(port_base=20000, db_password="pw"))
     assert cfg["insert.mode"] == "upsert"
     assert cfg["delete.enabled"] == "true"
     assert cfg["primary.key.mode"] == "record_key"  # delete.enabled requires it

@@ -66,7 +66,9 @@ def test_connection_env_names_are_stable():
     ]:
         assert key in env
     assert env["ETL_CDC_TOPIC_ORDERS"] == "cdc.public.orders"
-    assert env["ETL_SOURCE_DSN"] == "postgresql://etl:etl@127.0.0.1:20000/shop"
+    # no password printed: the DSN names the home's libpq password file
+    passfile = Settings().home / "secrets" / "pgpass"
+    assert env["ETL_SOURCE_DSN"] == f"postgresql://etl@127.0.0.1:20000/shop?passfile={passfile}"
     assert {f"ETL_CDC_TOPIC_{t.upper()}" for t in CAPTURED_TABLES} <= env.keys()
 
 
@@ -92,6 +94,7 @@ def test_peer_hosts_for_a_container_network():
         kafka_bootstrap_servers="kafka-1:9092,kafka-2:9092",
         source_db_port=5432,
         warehouse_db_port=5432,
+        db_password="etl",
     )
     assert s.source_dsn() == "postgresql://etl:etl@source-db:5432/shop"
     assert s.warehouse_dsn() == "postgresql://etl:etl@warehouse-db:5432/warehouse"

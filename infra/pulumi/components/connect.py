@@ -35,7 +35,8 @@ class DebeziumConnectArgs(ServiceArgs):
     bootstrap_servers: str
     #: network name of the source database the connector reads
     source_db_host: str
-    #: the replication role's password, a secret
+    #: the replication role's password, a secret: in the worker's environment only (the
+    #: connector config names it, `infra.catalog.REPLICATION_PASSWORD_ENV`)
     replication_password: pulumi.Input[str]
     service: str = "connect"
     #: resources the connector must wait for (the source init task: role + publication)
@@ -67,7 +68,17 @@ class DebeziumConnect(pulumi.ComponentResource):
             ContainerSpec(
                 service=args.service,
                 image=args.image,
-                envs=env_list(jvm_service_env(props, settings.connect_heap)),
+                envs=pulumi.Output.secret(args.replication_password).apply(
+                    lambda pw: env_list(
+                        jvm_service_env(
+                            props,
+                            settings.connect_heap,
+                            catalog.connect_worker_environment(
+                                with_passwords(settings, replication_password=pw)
+                            ),
+                        )
+                    )
+                ),
                 command=["connect"],
                 healthcheck=HealthCheck(JVM_HEALTH, start_period="30s"),
                 published_ports=[port],
@@ -77,12 +88,9 @@ class DebeziumConnect(pulumi.ComponentResource):
         )
         self.url = args.deployment.host_url(port)
         self.network_url = f"http://{args.service}:{port}"
-        config = pulumi.Output.secret(args.replication_password).apply(
-            lambda pw: catalog.debezium_connector_config(
-                with_passwords(settings, replication_password=pw),
-                db_host=args.source_db_host,
-                db_port=settings.port("source_db"),
-            )
+        # no secret in it: the password is resolved by the worker from its environment
+        config = catalog.debezium_connector_config(
+            settings, db_host=args.source_db_host, db_port=settings.port("source_db")
         )
         self.connector = DebeziumConnector(
             f"{name}-connector",

@@ -1,7 +1,7 @@
 """`PipelineApp`: everything that runs from the project's own image besides Spark itself.
 
-- `source-init`, `topics-init`: one-shot tasks (see `infra.pulumi.init_tasks` for why migrations
-  run this way); `pulumi up` waits for them and fails if one fails;
+- `source-init`, `warehouse-init`, `topics-init`: one-shot tasks (see `infra.pulumi.init_tasks`
+  for why migrations run this way); `pulumi up` waits for them and fails if one fails;
 - one container per project service of `infra.services` (transform, loader, dashboard), its
   command derived from the service's entry point: a Spark job is `spark-submit`ted to the
   standalone master (client mode, the driver in its container); a service that scales out runs
@@ -17,17 +17,23 @@ the deployment is one Docker host (one network) by design. Each loader replica i
 dashboard's loader is healthy only while every replica reports.
 
 Every container's `ETL_*` environment is `Settings` itself (`container_env.settings_env`), so
-topic names, group ids and batch sizes are the ones the local runner uses.
+topic names, group ids and batch sizes are the ones the local runner uses. Of the database
+passwords a container gets only its roles' (`Service.db_roles`, as locally): the loader its
+own (writes `dw` only) and the reader's, the dashboard the reader's, the transform none; the
+set-up tasks the admin's and those of the roles they create.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
 
+from etl.settings import DB_ROLES, DbRole
+from etl.source_db import SOURCE_ROLE_GROUPS
+from etl.warehouse_db import WAREHOUSE_ROLE_GROUPS
 from infra.pulumi.container_env import NetworkHosts, app_env, env_list
 from infra.pulumi.containers import (
     NO_HEALTHCHECK,
@@ -43,6 +49,7 @@ from infra.pulumi.entrypoints import (
     source_init_command,
     spark_submit_command,
     topics_init_command,
+    warehouse_init_command,
 )
 from infra.pulumi.stack_config import with_passwords
 from infra.services import Service, project_services
@@ -51,8 +58,8 @@ from infra.services import Service, project_services
 @dataclass(frozen=True)
 class PipelineAppArgs(ServiceArgs):
     hosts: NetworkHosts
-    db_password: pulumi.Input[str]
-    replication_password: pulumi.Input[str]
+    #: every role's password by `Settings` field name (`passwords.stack_passwords`), secrets
+    passwords: Mapping[str, pulumi.Input[str]]
     spark_master_url: str
     #: the volume shared with the Spark workers (streaming checkpoints)
     state_volume_name: pulumi.Input[str]
@@ -78,6 +85,16 @@ class PipelineApp(pulumi.ComponentResource):
             NO_HEALTHCHECK,
             one_shot=True,
             depends_on=args.databases,
+            db_roles=("admin", *SOURCE_ROLE_GROUPS),
+        )
+        self.warehouse_init = self._container(
+            "warehouse-init",
+            warehouse_init_command(),
+            hosts.warehouse_db,
+            NO_HEALTHCHECK,
+            one_shot=True,
+            depends_on=args.databases,
+            db_roles=("admin", *WAREHOUSE_ROLE_GROUPS),
         )
         self.topics_init = self._container(
             "topics-init",
@@ -96,7 +113,13 @@ class PipelineApp(pulumi.ComponentResource):
 
     def _service_containers(self, spec: Service) -> list[docker.Container]:
         args = self._args
-        setup = [self.source_init, self.topics_init, *args.databases, *args.kafka]
+        setup = [
+            self.source_init,
+            self.warehouse_init,
+            self.topics_init,
+            *args.databases,
+            *args.kafka,
+        ]
         replicas = args.loaders if spec.scales_out else 1
         containers = []
         for n in range(1, replicas + 1):
@@ -127,6 +150,7 @@ class PipelineApp(pulumi.ComponentResource):
                     slow_start=spec.spark_job,
                     # a replica's progress file (and so its health) is its own
                     instance=host if spec.scales_out else None,
+                    db_roles=spec.db_roles,
                 )
             )
         return containers
@@ -144,14 +168,16 @@ class PipelineApp(pulumi.ComponentResource):
         depends_on: Sequence[pulumi.Resource] = (),
         slow_start: bool = False,
         instance: str | None = None,
+        db_roles: tuple[DbRole, ...] = (),
     ) -> docker.Container:
         args = self._args
-        envs = pulumi.Output.all(
-            pulumi.Output.secret(args.db_password), pulumi.Output.secret(args.replication_password)
-        ).apply(
+        fields = [DB_ROLES[role][1] for role in db_roles]
+        # each password a secret, so the env list is one wherever it holds a password
+        secrets = (pulumi.Output.secret(args.passwords[f]) for f in fields)
+        envs = pulumi.Output.all(*secrets).apply(
             lambda pws: env_list(
                 app_env(
-                    with_passwords(args.settings, db_password=pws[0], replication_password=pws[1]),
+                    with_passwords(args.settings, **dict(zip(fields, pws, strict=True))),
                     args.hosts,
                     bind_host=bind_host,
                     extra={"ETL_INSTANCE": instance} if instance else None,
