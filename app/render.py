@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from app.benchruns import MetricChange, RunComparison
+from etl.dead_letters import DeadLetterSummary
 from etl.quality_results import QualityRun, failures_line
 from infra.local.status import StackStatus
 from loaders.results import ReconcileResult, WarehouseReport
@@ -32,6 +33,23 @@ def print_status(out: Console, result: StackStatus) -> None:
     out.print(table)
     if result.quality is not None:
         print_quality_flag(out, result.quality)
+    if result.dead_letters is not None and result.dead_letters.total:
+        print_dead_letters(out, result.dead_letters)
+
+
+def print_dead_letters(out: Console, summary: DeadLetterSummary) -> None:
+    """`etl status`: changes the loader sent to the DLQ instead of loading, newest first."""
+    out.print(
+        f"loader dead letters: [red]{summary.total}[/red] change(s) not loaded, "
+        "sent to the DLQ topic (newest first):"
+    )
+    for d in summary.newest:
+        out.print(
+            f"  {d.failed_at:%Y-%m-%d %H:%M:%S} {d.entity or '?'} key {d.key or '-'} at "
+            f"{d.topic}[{d.partition}]@{d.offset}: {d.rule}: " + escape(d.reason),
+            highlight=False,
+            soft_wrap=True,  # one line per dead letter, whatever the terminal's width
+        )
 
 
 def print_quality_flag(out: Console, run: QualityRun) -> None:

@@ -140,8 +140,10 @@ class LoaderBatch(BaseModel):
     rows_in: int
     applied: int
     stale: int
-    rejected: int
+    rejected: int  # malformed records (dead-lettered too)
     duration_ms: float
+    dead_lettered: int = 0  # sent to the DLQ: malformed or refused by the warehouse
+    truncations: int = 0  # TRUNCATE records applied
     per_entity: dict[str, dict[str, int]] = Field(default_factory=dict)
 
 
@@ -151,6 +153,8 @@ class LoaderTotals(BaseModel):
     applied: int = 0
     stale: int = 0
     rejected: int = 0
+    dead_lettered: int = 0
+    truncations: int = 0
 
 
 class LoaderLag(BaseModel):

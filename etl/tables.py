@@ -23,6 +23,10 @@ ReplicaIdentity = Literal["default", "full"]
 #: Published (so its writes advance Debezium's slot while the shop is idle), never captured.
 HEARTBEAT_TABLE = "debezium_heartbeat"
 SOURCE_SCHEMA = "public"
+#: What Debezium writes in place of a value it was not sent: an unchanged TOASTed column of an
+#: update (PostgreSQL sends it only when it is part of the replica identity). Set on the
+#: connector (`unavailable.value.placeholder`) from here; the transform recognises it by it.
+UNAVAILABLE_VALUE_PLACEHOLDER = "__debezium_unavailable_value"
 
 _NUMERIC = re.compile(r"^numeric\((\d+),(\d+)\)$")
 

@@ -29,6 +29,8 @@ DATA_TABLES = (
     "agg_daily_sales_by_country",
     "etl_offsets",
     "etl_load_audit",
+    "etl_truncations",
+    "etl_dead_letters",
 )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from etl.settings import Settings
-from etl.tables import CAPTURED, HEARTBEAT_TABLE, SOURCE_SCHEMA
+from etl.tables import CAPTURED, HEARTBEAT_TABLE, SOURCE_SCHEMA, UNAVAILABLE_VALUE_PLACEHOLDER
 
 # --------------------------------------------------------------------------- PostgreSQL
 
@@ -184,7 +184,10 @@ def debezium_connector_config(
     pgoutput with a named slot and a publication we create ourselves (the replication role may
     not create one); heartbeats with an action query so an idle capture set does not pin WAL;
     decimals as strings (exact, no schema needed to decode); tombstones after deletes so
-    compacted topics forget deleted keys.
+    compacted topics forget deleted keys. TRUNCATE is captured (`skipped.operations=none`;
+    Debezium's default skips it): an event with op `t`, no row, on the table's topic, which the
+    loader applies as the deletion of every row as of its LSN (docs/corner-cases.md). Unchanged
+    TOASTed values arrive as the placeholder named here; the loader keeps the stored value.
     """
     tables = ",".join(t.qualified_name for t in CAPTURED)
     return {
@@ -205,6 +208,8 @@ def debezium_connector_config(
         "decimal.handling.mode": "string",
         "time.precision.mode": "adaptive_time_microseconds",
         "tombstones.on.delete": "true",
+        "skipped.operations": "none",
+        "unavailable.value.placeholder": UNAVAILABLE_VALUE_PLACEHOLDER,
         "heartbeat.interval.ms": str(settings.heartbeat_interval_ms),
         # How long the task waits for new changes between polls (Debezium's default: 500 ms,
         # half a second of latency for a lone change).

@@ -9,19 +9,20 @@ Order inside the transaction, and why:
    add to one daily summary row), and the delta of a summary is only right if nobody changes
    the same orders between reading the old contribution and writing the new one.
 3. Compare-and-set the batch's offsets (loaders/offsets.py); a zombie batch stops here.
-4. Count the fresh changes (newer than stored) for the audit; snapshot the old contribution
+   The batch's dead letters (loaders/dead_letters.py) are recorded with it.
+4. The source's corner cases (loaders/source_cases.py): record the batch's TRUNCATEs, turn
+   staged changes older than a known TRUNCATE into deletes, fill in unchanged TOASTed columns.
+5. Count the fresh changes (newer than stored) for the audit; snapshot the old contribution
    of every order the batch can affect.
-5. Dimensions (SCD2), inferred members for facts whose member is missing, facts
-   (newer-version-wins, soft deletes), then the daily summaries by delta.
-6. One audit row; COMMIT. A crash before COMMIT leaves nothing; after it, everything.
+6. Dimensions (SCD2), inferred members for facts whose member is missing, facts
+   (newer-version-wins, soft deletes), the TRUNCATEs, then the daily summaries by delta.
+7. One audit row; COMMIT. A crash before COMMIT leaves nothing; after it, everything.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from functools import cache
-from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -31,12 +32,20 @@ from pydantic import Field
 from etl.progress import LoaderBatch
 from etl.topics import TopicPartitionKey
 from loaders.batch import ChangeBatch
-from loaders.entities import ENTITIES, META_COLUMNS, Entity
+from loaders.dead_letters import record_dead_letters
+from loaders.entities import ENTITIES, META_COLUMNS
 from loaders.offsets import advance_offsets
+from loaders.source_cases import (
+    DIMENSIONS,
+    apply_truncations,
+    fill_unchanged,
+    record_truncations,
+    shadow_truncated,
+    truncated_orders,
+)
+from loaders.templates import entity_sql, sql_file
 
-SQL_DIR = Path(__file__).resolve().parent / "sql"
 APPLY_LOCK_KEY = 7_230_612  # pg_advisory_xact_lock key: one batch applies at a time
-DIMENSIONS = ("customers", "products")
 #: fact staging table -> dimension whose members it references
 FACT_MEMBERS = (("orders", "customers"), ("order_items", "products"))
 #: Session settings of the connection that applies batches (measured with auto_explain on the
@@ -44,12 +53,16 @@ FACT_MEMBERS = (("orders", "customers"), ("order_items", "products"))
 #: ran; the default 4 MB work_mem spilled the DISTINCT ON sorts of a 5,000-record batch to disk.
 APPLY_SESSION_OPTIONS = "-c jit=off -c work_mem=64MB"
 _STAGING_DDL = "CREATE TEMP TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS"
+#: Orders a TRUNCATE in the batch takes out of the summaries (loaders/source_cases.py).
+_TRUNCATED_ORDERS_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS stg_truncated_orders (order_id bigint) ON COMMIT DELETE ROWS"
+)
 _NEXT_BATCH_ID = "SELECT nextval(pg_get_serial_sequence('dw.etl_load_audit', 'batch_id'))"
 _AUDIT = (
     "INSERT INTO dw.etl_load_audit (batch_id, loader_id, started_at, duration_ms, rows_in,"
-    " applied, skipped_stale, rejected, per_entity, offsets, max_source_committed_at)"
-    " OVERRIDING SYSTEM VALUE VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-    " to_timestamp(%s / 1000.0))"
+    " applied, skipped_stale, rejected, dead_lettered, truncations, per_entity, offsets,"
+    " max_source_committed_at) OVERRIDING SYSTEM VALUE VALUES (%s, %s, %s, %s, %s, %s, %s, %s,"
+    " %s, %s, %s, %s, to_timestamp(%s / 1000.0))"
 )
 
 
@@ -58,31 +71,6 @@ class BatchResult(LoaderBatch):
     move the consumer on; not part of the reports, so excluded from dumps)."""
 
     end_offsets: dict[TopicPartitionKey, int] = Field(default_factory=dict, exclude=True)
-
-
-@cache
-def sql_file(name: str) -> str:
-    return (SQL_DIR / name).read_text()
-
-
-def qualified(name: str) -> sql.Identifier:
-    return sql.Identifier(*name.split("."))
-
-
-def entity_sql(name: str, entity: Entity, **extra: sql.Composable) -> sql.Composed:
-    """An SQL template from loaders/sql/ with the entity's identifiers filled in."""
-    cols = [sql.Identifier(c) for c in entity.column_names]
-    return sql.SQL(sql_file(name)).format(
-        key=sql.Identifier(entity.key),
-        stg=sql.Identifier(entity.staging_table),
-        target=qualified(entity.target),
-        dim=qualified(entity.target),
-        cols=sql.SQL(", ").join(cols),
-        f_cols=sql.SQL(", ").join(sql.SQL("f.{}").format(c) for c in cols),
-        fresh=sql.Identifier(f"fresh_{entity.name}"),
-        fresh_deletes=sql.Identifier(f"fresh_deletes_{entity.name}"),
-        **extra,
-    )
 
 
 def connect_for_apply(dsn: str, application_name: str) -> psycopg.Connection:
@@ -105,6 +93,7 @@ def ensure_staging_tables(conn: psycopg.Connection) -> None:
                 ),
             )
         )
+    conn.execute(_TRUNCATED_ORDERS_DDL)
 
 
 def copy_into_staging(conn: psycopg.Connection, batch: ChangeBatch) -> None:
@@ -125,8 +114,9 @@ def copy_into_staging(conn: psycopg.Connection, batch: ChangeBatch) -> None:
             cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(entity.staging_table)))
 
 
-def apply_staged(conn: psycopg.Connection) -> None:
-    """Steps 4b-5: everything after the counts, over whatever the staging tables hold."""
+def apply_staged(conn: psycopg.Connection, batch: ChangeBatch) -> None:
+    """Steps 5b-6: everything after the counts, over whatever the staging tables hold."""
+    truncated_orders(conn, batch)
     conn.execute(sql_file("affected_orders.sql").encode())
     for name in DIMENSIONS:
         conn.execute(entity_sql("dimension_scd2.sql", ENTITIES[name]))
@@ -140,6 +130,7 @@ def apply_staged(conn: psycopg.Connection) -> None:
         )
     conn.execute(sql_file("fact_orders.sql").encode())
     conn.execute(sql_file("fact_order_items.sql").encode())
+    apply_truncations(conn, batch)
     conn.execute(sql_file("daily_sales_delta.sql").encode())
 
 
@@ -176,10 +167,16 @@ def apply_batch(
         assert row is not None
         batch_id = int(row[0])
         advance_offsets(conn, batch.offsets, expected_offsets, batch_id, loader_id)
+        record_dead_letters(conn, batch.dead_letters, batch_id, loader_id)
+        record_truncations(conn, batch, batch_id)
+        shadow_truncated(conn, batch)
+        fill_unchanged(conn, batch)
         per_entity = count_fresh(conn, batch)
-        apply_staged(conn)
+        apply_staged(conn, batch)
         applied = sum(c["applied"] for c in per_entity.values())
-        stale = batch.rows_in - batch.rejected - applied
+        dead_lettered = len(batch.dead_letters)
+        truncations = len(batch.truncations)
+        stale = batch.rows_in - dead_lettered - truncations - applied
         offsets = [
             {"topic": t, "partition": p, "from": r.first, "to": r.next}
             for (t, p), r in sorted(batch.offsets.items())
@@ -195,6 +192,8 @@ def apply_batch(
                 applied,
                 stale,
                 batch.rejected,
+                dead_lettered,
+                truncations,
                 Jsonb(per_entity),
                 Jsonb(offsets),
                 batch.max_source_ts_ms,
@@ -206,6 +205,8 @@ def apply_batch(
         applied=applied,
         stale=stale,
         rejected=batch.rejected,
+        dead_lettered=dead_lettered,
+        truncations=truncations,
         duration_ms=round((time.perf_counter() - started) * 1000, 1),
         end_offsets={tp: r.next for tp, r in batch.offsets.items()},
         per_entity=per_entity,

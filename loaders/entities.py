@@ -63,4 +63,5 @@ META_COLUMNS: tuple[tuple[str, str], ...] = (
     ("version", "bigint"),
     ("source_ts_ms", "bigint"),
     ("deleted", "boolean"),
+    ("unchanged", "text[]"),  # columns not sent (unchanged TOASTed values), NULL: none
 )

@@ -20,8 +20,13 @@ Promises (exactly-once *effect* in the warehouse, not exactly-once delivery):
     partition in a rebalance (a zombie) rolls back instead of applying records again, and the
     loader rewinds to the stored offsets; batches are applied one at a time across loaders
     (a transaction-scoped advisory lock), which keeps the summary deltas exact;
+  - a change the warehouse refuses (a value it cannot hold, a constraint it violates: SQLSTATE
+    classes 22, 23, 54) never stops loading: the batch is split in halves until the refused
+    record is alone, everything else is applied, and that record goes to the dead-letter topic
+    with its reason, source position and key, recorded in `dw.etl_dead_letters` in the same
+    transaction that moves the offset past it (loaders/dead_letters.py). No loss, no loop;
   - SIGTERM/SIGINT: stop collecting, apply the batch collected so far (or abandon it if the
-    warehouse refuses it: nothing is lost, it is re-read on the next start), leave the group.
+    warehouse is unavailable: nothing is lost, it is re-read on the next start), leave the group.
 
 Any other warehouse error ends the process with status 1 (crash-only: supervisord restarts it
 and the stored offsets make the restart safe).
@@ -45,6 +50,13 @@ from etl.settings import Settings
 from etl.topics import TopicPartitionKey
 from loaders.apply import BatchResult, apply_batch, connect_for_apply
 from loaders.batch import ChangeBatch
+from loaders.dead_letters import (
+    DeadLetter,
+    DeadLetterProducer,
+    describe,
+    refusal_reason,
+    refused_by_warehouse,
+)
 from loaders.offsets import Fenced, stored_offsets
 from loaders.quality_gate import QualityGate
 
@@ -74,6 +86,42 @@ def tp_name(tp: TopicPartitionKey) -> str:
     return f"{tp[0]}[{tp[1]}]"
 
 
+def timestamp_ms(msg: Message) -> int | None:
+    _kind, ts = msg.timestamp()
+    return ts if ts and ts > 0 else None
+
+
+def batch_of(messages: list[Message]) -> ChangeBatch:
+    batch = ChangeBatch()
+    for msg in messages:
+        batch.add(
+            msg.topic() or "",
+            msg.partition() or 0,
+            msg.offset() or 0,
+            msg.value(),
+            msg.key(),
+            timestamp_ms(msg),
+        )
+    return batch
+
+
+def refused_letter(msg: Message, exc: BaseException) -> DeadLetter:
+    """The dead letter of a message the warehouse refused (`exc`: its error)."""
+    entity, version = describe(msg.value())
+    return DeadLetter(
+        topic=msg.topic() or "",
+        partition=msg.partition() or 0,
+        offset=msg.offset() or 0,
+        key=msg.key(),
+        value=msg.value(),
+        timestamp_ms=timestamp_ms(msg),
+        rule="warehouse",
+        reason=refusal_reason(exc),
+        entity=entity,
+        version=version,
+    )
+
+
 class LoaderService:
     def __init__(self, settings: Settings, loader_id: str | None = None) -> None:
         self.settings = settings
@@ -93,6 +141,7 @@ class LoaderService:
             consumer_config(settings, self.loader_id), logger=logging.getLogger("rdkafka")
         )
         self.gate = QualityGate(settings)
+        self.dead_letters = DeadLetterProducer(settings, self.loader_id)
 
     # ---- rebalance callbacks: run inside consume(), between batches ----
     def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -140,9 +189,9 @@ class LoaderService:
                     time.sleep(self.settings.loader_max_wait_ms / 1000)
                     self.write_progress()
                     continue
-                batch = self.collect()
-                if batch.offsets:
-                    self.load(batch)
+                messages = self.collect()
+                if messages:
+                    self.load(messages)
                 elif time.monotonic() - self.last_progress > IDLE_PROGRESS_S:
                     self.write_progress()
         finally:
@@ -152,7 +201,7 @@ class LoaderService:
             self.conn.close()
             log.info("loader stopped", extra=self.totals.model_dump())
 
-    def collect(self) -> ChangeBatch:
+    def collect(self) -> list[Message]:
         """Consume until loader_batch_size records are held, the records stop coming, or
         loader_max_wait_ms passed, whichever first.
 
@@ -177,12 +226,9 @@ class LoaderService:
                     break  # nothing more right now: apply what is held
             for msg in messages:
                 self.hold(msg)
-        batch = ChangeBatch()
-        for tp, messages in self.pending.items():
-            for msg in messages:
-                batch.add(tp[0], tp[1], msg.offset() or 0, msg.value())
+        collected = [msg for messages in self.pending.values() for msg in messages]
         self.pending.clear()
-        return batch
+        return collected
 
     def hold(self, msg: Message) -> None:
         error = msg.error()
@@ -198,7 +244,44 @@ class LoaderService:
             return  # already in the warehouse
         self.pending.setdefault(tp, []).append(msg)
 
-    def load(self, batch: ChangeBatch) -> None:
+    def load(self, messages: list[Message]) -> bool:
+        """Apply `messages` (per partition in offset order) as one batch; False if fenced off.
+
+        If the warehouse refuses the batch's data, apply each half on its own (recursively):
+        per partition a half is still a contiguous run of offsets, so every half is a batch of
+        its own, and a record refused alone is dead-lettered (see the module doc).
+        """
+        try:
+            return self.apply(batch_of(messages))
+        except psycopg.Error as exc:
+            if not refused_by_warehouse(exc):
+                raise
+            if len(messages) > 1:
+                log.warning(
+                    "warehouse refused a batch, splitting it to find the record",
+                    extra={"rows": len(messages), "error": refusal_reason(exc)},
+                )
+                half = len(messages) // 2
+                return self.load(messages[:half]) and self.load(messages[half:])
+            letter = refused_letter(messages[0], exc)
+            log.error(
+                "warehouse refused a change, dead-lettered",
+                extra={
+                    "topic": letter.topic,
+                    "partition": letter.partition,
+                    "offset": letter.offset,
+                    "key": letter.key_text,
+                    "reason": letter.reason,
+                },
+            )
+            batch = ChangeBatch()
+            batch.refuse(letter)
+            return self.apply(batch)
+
+    def apply(self, batch: ChangeBatch) -> bool:
+        """Dead letters to Kafka first, then the batch with its offsets; False if fenced off."""
+        if batch.dead_letters:
+            self.dead_letters.send(batch.dead_letters)
         expected = {tp: self.owned.get(tp) for tp in batch.offsets}
         try:
             result = apply_batch(self.conn, batch, expected, self.loader_id)
@@ -208,12 +291,13 @@ class LoaderService:
                 extra={"reason": str(exc), "rows": batch.rows_in},
             )
             self.rewind()
-            return
+            return False
         for tp, offset in result.end_offsets.items():
             if tp in self.owned:
                 self.owned[tp] = offset
         self.commit_to_kafka(result)
         self.record(result)
+        return True
 
     def rewind(self) -> None:
         """Seek every owned partition back to the position the warehouse stores."""
@@ -244,6 +328,8 @@ class LoaderService:
         totals.applied += result.applied
         totals.stale += result.stale
         totals.rejected += result.rejected
+        totals.dead_lettered += result.dead_lettered
+        totals.truncations += result.truncations
         self.last_batch = result
         log.info("batch applied", extra=result.model_dump())
         self.write_progress()

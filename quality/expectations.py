@@ -13,10 +13,7 @@ from great_expectations import expectations as gxe
 from great_expectations.expectations.expectation import Expectation
 
 from etl.rules import AtLeast, Check, Matches, OneOf, rules_for
-from etl.tables import captured_table
-
-#: What Debezium sends for an unchanged TOASTed column of a REPLICA IDENTITY DEFAULT table.
-DEBEZIUM_PLACEHOLDER = "__debezium_unavailable_value"
+from etl.tables import UNAVAILABLE_VALUE_PLACEHOLDER, captured_table
 
 
 def rule_expectation(check: Check, column: str, rule: str) -> Expectation:
@@ -59,7 +56,7 @@ def no_placeholders(source_table: str) -> list[Expectation]:
     return [
         gxe.ExpectColumnValuesToNotBeInSet(
             column=c.name,
-            value_set=[DEBEZIUM_PLACEHOLDER],
+            value_set=[UNAVAILABLE_VALUE_PLACEHOLDER],
             notes="Debezium sends this for an unchanged TOASTed column (REPLICA IDENTITY DEFAULT)",
         )
         for c in captured_table(source_table).business_columns

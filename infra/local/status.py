@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from etl.dead_letters import DeadLetterSummary, dead_letter_summary
 from etl.quality_results import QualityRun, last_run
 from etl.settings import Settings
 from infra.local.supervisor import Supervisor, program_log_path
@@ -36,17 +37,26 @@ class ComponentStatus(BaseModel):
 
 class StackStatus(BaseModel):
     """`healthy` is about the services; `quality` (the newest quality run, None: none or the
-    warehouse is down) is reported beside it, so a failed expectation is flagged, not hidden,
-    without turning a running pipeline "unhealthy"."""
+    warehouse is down) and `dead_letters` (changes the loader did not load, None: the warehouse
+    is down) are reported beside it, so a failed expectation or a dead-lettered change is
+    flagged, not hidden, without turning a running pipeline "unhealthy"."""
 
     healthy: bool
     components: list[ComponentStatus]
     quality: QualityRun | None = None
+    dead_letters: DeadLetterSummary | None = None
 
 
 def newest_quality_run(settings: Settings) -> QualityRun | None:
     try:
         return last_run(settings.warehouse_dsn(role="reader"))
+    except Exception:  # warehouse down or not migrated: its own component says so
+        return None
+
+
+def loader_dead_letters(settings: Settings) -> DeadLetterSummary | None:
+    try:
+        return dead_letter_summary(settings.warehouse_dsn())
     except Exception:  # warehouse down or not migrated: its own component says so
         return None
 
@@ -96,4 +106,5 @@ def status(settings: Settings) -> StackStatus:
         healthy=all(c.state == "healthy" for c in components),
         components=components,
         quality=newest_quality_run(settings),
+        dead_letters=loader_dead_letters(settings),
     )

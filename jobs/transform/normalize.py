@@ -4,7 +4,9 @@ Curated value: exactly `etl.records.CuratedRecord` as JSON. Decimals are strings
 timestamps ISO-8601 in UTC with microseconds (`2026-11-27T07:43:22.842316Z`, rendered in UTC
 whatever the session time zone), nulls written out (`"tx_id": null`). A key-only delete
 (DEFAULT replica identity) carries the key columns in `data` and null for every other column:
-Debezium does not know them (it sends placeholders, which are not passed on).
+Debezium does not know them (it sends placeholders, which are not passed on). So does an
+update's unchanged TOASTed column, named in `unchanged` (the loader keeps the stored value). A
+TRUNCATE (op `t`) carries null for every key and data column.
 
 Dead-letter value (JSON; key = the original Kafka key bytes, so it partitions like the source):
 
@@ -41,7 +43,8 @@ def _data(table: str) -> Column:
         if isinstance(spec.dtype, DecimalType):
             value = value.cast("string")
         if spec.name not in keys:
-            value = F.when(~F.col("key_only"), value)
+            sent = ~F.col("key_only") & ~F.array_contains(F.col("unchanged"), spec.name)
+            value = F.when(sent, value)
         fields.append(value.alias(spec.name))
     return F.struct(*fields)
 
@@ -67,6 +70,7 @@ def curated_value(table: str) -> Column:
         F.col("event_ts_ms"),
         (F.col("op") == "d").alias("deleted"),
         _data(table).alias("data"),
+        F.col("unchanged"),
     )
     return F.to_json(record, _JSON_OPTIONS)
 

@@ -9,7 +9,13 @@ Input: the Kafka source's columns (`key`, `value` binary; `topic`, `partition`, 
 - `op`, `version` (source.lsn), `tx_id` (source.txId), `source_ts_ms`, `event_ts_ms`: typed;
 - `state_raw` / `state`: the row the change carries, as strings / typed: `after` for c/u/r,
   `before` for d (the last state Debezium knows);
-- `key_only`: a delete of a DEFAULT-identity table, whose `before` holds only the key.
+- `key_only`: a delete of a DEFAULT-identity table, whose `before` holds only the key;
+- `unchanged`: the columns of an update that PostgreSQL did not send (unchanged TOASTed values,
+  which Debezium replaces with `UNAVAILABLE_VALUE_PLACEHOLDER`); empty for every other record.
+  Their value is unknown here, so they are neither validated nor passed on: the loader keeps the
+  value the warehouse holds (docs/corner-cases.md).
+
+Op `t` (a TRUNCATE, captured since `skipped.operations=none`) carries no row: its state is null.
 
 Conversions never raise (Spark 4 runs ANSI SQL, where a plain cast of bad input fails the whole
 query): each is guarded by a pattern for the exact Debezium encoding, then `try_cast`.
@@ -21,10 +27,12 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, DecimalType, IntegerType, LongType, TimestampType
 
+from etl.tables import UNAVAILABLE_VALUE_PLACEHOLDER
 from jobs.transform.schemas import (
     CORRUPT_FIELD,
     FULL_ROW_DELETES,
     TABLE_COLUMNS,
+    key_columns,
     raw_envelope_schema,
 )
 
@@ -76,6 +84,25 @@ def _parse_error(text: Column, env: Column) -> Column:
     )
 
 
+def unchanged_columns(state_raw: Column, op: Column, table: str) -> Column:
+    """Names of the update's columns that hold Debezium's placeholder (array, maybe empty).
+
+    Built with `concat_ws` (which skips nulls) and `split`, not a higher-order `filter`: those
+    run row by row outside generated code (see jobs/transform/validate.py).
+    """
+    keys = key_columns(table)
+    names = [
+        F.when(state_raw[c.name] == F.lit(UNAVAILABLE_VALUE_PLACEHOLDER), F.lit(c.name))
+        for c in TABLE_COLUMNS[table]
+        if c.name not in keys
+    ]
+    joined = F.concat_ws(",", *names)
+    empty = F.array().cast("array<string>")
+    return F.when(
+        (op == "u") & state_raw.isNotNull() & (joined != ""), F.split(joined, ",")
+    ).otherwise(empty)
+
+
 def parse_envelope(raw: DataFrame, table: str) -> DataFrame:
     """Typed change columns for Kafka rows of `table`'s Debezium topic (see module doc)."""
     text = F.try_validate_utf8(F.col("value").cast("string"))
@@ -101,4 +128,5 @@ def parse_envelope(raw: DataFrame, table: str) -> DataFrame:
         state_raw.alias("state_raw"),
         _typed_row(state_raw, table).alias("state"),
         ((op == "d") & F.lit(table not in FULL_ROW_DELETES)).alias("key_only"),
+        unchanged_columns(state_raw, op, table).alias("unchanged"),
     )

@@ -5,9 +5,10 @@ An empty array means the record is good. Checks, in the order their violations a
 - `malformed`: the value is not a Debezium envelope (`parse_error`); nothing else is checked;
 - `envelope.op`, `envelope.required`, `envelope.type`: op in c/u/d/r, source.lsn/source.ts_ms/
   ts_ms present and integers, source.txId an integer when present;
-- `envelope.row`: c/u/r carry `after`, d carries `before`;
+- `envelope.row`: c/u/r carry `after`, d carries `before` (t, a TRUNCATE, carries no row);
 - `required`, `type`: every column present and in its Debezium encoding (for key-only deletes,
-  just the key columns);
+  just the key columns; an update's unchanged TOASTed columns, whose value was not sent, are
+  skipped);
 - the business rules of `etl.rules` (declared once, also checked in the warehouse), on full
   rows only.
 
@@ -31,7 +32,9 @@ from pyspark.sql.types import DataType, DecimalType, IntegerType, LongType, Time
 from jobs.transform.rules import holds, rules_for
 from jobs.transform.schemas import TABLE_COLUMNS, key_columns
 
-OPS: tuple[str, ...] = ("c", "u", "d", "r")
+OPS: tuple[str, ...] = ("c", "u", "d", "r", "t")
+#: Ops that carry a row (`after`, or `before` for d); t (TRUNCATE) carries none.
+ROW_OPS: tuple[str, ...] = ("c", "u", "d", "r")
 _SHOWN_CHARS = 80
 
 
@@ -72,7 +75,8 @@ def _envelope_checks() -> list[Check]:
             op.isNull() | ~op.isin(*OPS),
             "envelope.op",
             F.concat(
-                F.lit("op must be one of c, u, d, r, got "), F.coalesce(_shown(op), F.lit("null"))
+                F.lit(f"op must be one of {', '.join(OPS)}, got "),
+                F.coalesce(_shown(op), F.lit("null")),
             ),
         )
     ]
@@ -95,7 +99,7 @@ def _envelope_checks() -> list[Check]:
     row_name = F.when(op == "d", F.lit("before")).otherwise(F.lit("after"))
     checks.append(
         Check(
-            op.isin(*OPS) & F.col("state_raw").isNull(),
+            op.isin(*ROW_OPS) & F.col("state_raw").isNull(),
             "envelope.row",
             F.concat(F.lit("op '"), op, F.lit("' carries no `"), row_name, F.lit("` row")),
         )
@@ -109,7 +113,11 @@ def _column_checks(table: str) -> list[Check]:
     keys = key_columns(table)
     checks = []
     for spec in TABLE_COLUMNS[table]:
-        applies = raw.isNotNull() & (F.lit(True) if spec.name in keys else ~key_only)
+        applies = raw.isNotNull() & (
+            F.lit(True)
+            if spec.name in keys
+            else ~key_only & ~F.array_contains(F.col("unchanged"), spec.name)
+        )
         value, converted = raw[spec.name], typed[spec.name]
         label = F.concat(row_name, F.lit(f".{spec.name}"))
         checks.append(
@@ -127,7 +135,11 @@ def _column_checks(table: str) -> list[Check]:
         label = F.concat(row_name, F.lit(f".{rule.column} {rule.expectation}, got "))
         checks.append(
             Check(
-                raw.isNotNull() & ~key_only & value.isNotNull() & ~holds(rule.check, value),
+                raw.isNotNull()
+                & ~key_only
+                & ~F.array_contains(F.col("unchanged"), rule.column)
+                & value.isNotNull()
+                & ~holds(rule.check, value),
                 rule.name,
                 F.concat(label, _shown(value)),
             )

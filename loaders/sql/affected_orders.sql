@@ -1,8 +1,9 @@
 -- Orders whose contribution to the daily summaries this batch may change, and that
 -- contribution as it is now (before anything is applied). Over-inclusion is harmless (stale
 -- changes leave a zero delta); missing an order is not, hence every path is listed:
--- the order itself, its lines (new and previous order_id), and orders of an inferred customer
--- whose real row arrives now (their country moves from '??' to the real one).
+-- the order itself, its lines (new and previous order_id), orders of an inferred customer
+-- whose real row arrives now (their country moves from '??' to the real one), and orders whose
+-- rows or lines a TRUNCATE in this batch removes (stg_truncated_orders).
 CREATE TEMP TABLE affected_orders ON COMMIT DROP AS
 SELECT order_id FROM stg_orders
 UNION
@@ -13,7 +14,9 @@ WHERE i.order_id IS NOT NULL
 UNION
 SELECT f.order_id
 FROM dw.dim_customer c JOIN dw.fact_orders f ON f.customer_sk = c.customer_sk
-WHERE c.is_inferred AND c.is_current AND c.customer_id IN (SELECT customer_id FROM stg_customers);
+WHERE c.is_inferred AND c.is_current AND c.customer_id IN (SELECT customer_id FROM stg_customers)
+UNION
+SELECT order_id FROM stg_truncated_orders;
 
 ANALYZE affected_orders;
 

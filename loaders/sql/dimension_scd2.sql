@@ -22,7 +22,7 @@ WINDOW w AS (PARTITION BY s.{key} ORDER BY s.version);
 UPDATE {dim} d
 SET ({cols}) = ({f_cols}),
     version = f.version, source_committed_at = f.valid_from, loaded_at = now(),
-    is_inferred = false, is_current = f.rn = f.n,
+    is_inferred = false, is_deleted = false, is_current = f.rn = f.n,
     valid_to = CASE WHEN f.rn = f.n THEN 'infinity' ELSE f.next_from END
 FROM {fresh} f
 WHERE f.rn = 1 AND f.was_inferred AND d.{key} = f.{key} AND d.is_current;

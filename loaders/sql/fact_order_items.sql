@@ -15,6 +15,7 @@ ON CONFLICT (order_item_id) DO UPDATE SET
     product_id  = coalesce(excluded.product_id, f.product_id),
     product_sk  = CASE WHEN excluded.product_id IS NULL
                          OR excluded.product_id = f.product_id AND f.product_sk IS NOT NULL
+                            AND NOT (f.is_deleted AND NOT excluded.is_deleted)  -- not a re-insert
                        THEN f.product_sk ELSE excluded.product_sk END,
     quantity    = coalesce(excluded.quantity, f.quantity),
     unit_price  = coalesce(excluded.unit_price, f.unit_price),

@@ -19,6 +19,7 @@ ON CONFLICT (order_id) DO UPDATE SET
     customer_id  = coalesce(excluded.customer_id, f.customer_id),
     customer_sk  = CASE WHEN excluded.customer_id IS NULL
                           OR excluded.customer_id = f.customer_id AND f.customer_sk IS NOT NULL
+                             AND NOT (f.is_deleted AND NOT excluded.is_deleted)  -- not a re-insert
                         THEN f.customer_sk ELSE excluded.customer_sk END,
     date_key     = coalesce(excluded.date_key, f.date_key),
     status       = coalesce(excluded.status, f.status),

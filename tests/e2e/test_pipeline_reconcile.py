@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import threading
 import time
@@ -22,13 +21,16 @@ from fastapi.testclient import TestClient
 
 from app.dashboard import create_app
 from app.seed import SeedPlan, run_seed
-from etl.progress import TransformProgress
 from etl.settings import Settings
 from etl.topics import high_watermarks
-from etl.warehouse_db import DATA_TABLES, prepare_warehouse
 from infra.local.supervisor import Supervisor
 from tests.fixtures.stack import etl_cli
-from tests.fixtures.warehouse import loader_in_transaction
+from tests.fixtures.warehouse import (
+    describe,
+    loader_in_transaction,
+    rebuild_warehouse,
+    reconcile_json,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -45,37 +47,8 @@ def curated_ends(settings: Settings) -> list[tuple[str, int, int]]:
 @pytest.fixture(scope="module")
 def running(pipeline: Settings) -> Settings:
     """Every component running, on a warehouse rebuilt from the CDC topics (see module doc)."""
-    sup = Supervisor(pipeline)
-    for name in ("transform", "loader"):
-        sup.stop(name)
-    shutil.rmtree(pipeline.checkpoints_dir / "transform", ignore_errors=True)
-    TransformProgress.path(pipeline).unlink(missing_ok=True)
-    prepare_warehouse(pipeline)
-    RESET_OFFSETS[:] = curated_ends(pipeline)
-    with psycopg.connect(pipeline.warehouse_dsn(), autocommit=True) as conn, conn.transaction():
-        conn.execute("TRUNCATE " + ", ".join(f"dw.{t}" for t in DATA_TABLES) + " RESTART IDENTITY")
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO dw.etl_offsets (topic, partition, next_offset) VALUES (%s, %s, %s)",
-                RESET_OFFSETS,
-            )
-    etl_cli("up")  # starts the two again, healthy once each reports progress
+    RESET_OFFSETS[:] = rebuild_warehouse(pipeline)
     return pipeline
-
-
-def reconcile_json(wait_s: int = 600) -> tuple[int, dict]:
-    result = etl_cli(
-        "reconcile", "--json", "--wait", str(wait_s), check=False, timeout=wait_s + 300
-    )
-    return result.returncode, json.loads(result.stdout)
-
-
-def describe(result: dict) -> str:
-    tables = {
-        name: (t["source"]["rows"], t["warehouse"]["rows"], t["mismatched_keys"][:5])
-        for name, t in result["tables"].items()
-    }
-    return json.dumps({"drain": result["drain"], "tables": tables}, default=str)[:3000]
 
 
 def test_every_component_is_healthy(running):

@@ -48,6 +48,8 @@ def test_loader_counters_are_flattened(tmp_path):
         "applied": 10,
         "stale": 0,
         "rejected": 0,
+        "dead_lettered": 0,
+        "truncations": 0,
         "lag": 2,
     }
 

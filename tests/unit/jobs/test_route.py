@@ -34,6 +34,7 @@ def test_curated_record_has_exactly_the_contract_fields(spark, table):
         "event_ts_ms": 1795765403465,
         "deleted": False,
         "data": ROWS[table],
+        "unchanged": [],
     }
 
 

@@ -179,12 +179,12 @@ def test_all_violations_are_listed_first_one_is_the_rule(spark):
         (
             envelope("orders", "x", after=row("orders")),
             "envelope.op",
-            "op must be one of c, u, d, r, got 'x'",
+            "op must be one of c, u, d, r, t, got 'x'",
         ),
         (
             {k: v for k, v in envelope("orders").items() if k != "op"},
             "envelope.op",
-            "op must be one of c, u, d, r, got null",
+            "op must be one of c, u, d, r, t, got null",
         ),
         (envelope("orders") | {"ts_ms": None}, "envelope.required", "ts_ms is required"),
         (
