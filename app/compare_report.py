@@ -41,13 +41,17 @@ def _capacity_cells(capacity: Capacity) -> list[str]:
 
 
 def ratio_line(result: CompareResult) -> str:
-    """The report's last line; R is what the issue's bar reads."""
+    """The report's last line, `pipeline/peer: R`; R is what the issue's bar reads."""
+    return f"pipeline/peer: {'n/a' if result.ratio is None else f'{result.ratio:.2f}'}"
+
+
+def ratio_note(result: CompareResult) -> str | None:
+    """What R means when it is not a plain ratio of two measured capacities."""
     if result.ratio is None:
-        return f"pipeline/peer: n/a (the {RATIO_PEER} peer sustained none of the rates offered)"
-    note = ""
+        return f"R is n/a: the {RATIO_PEER} peer sustained none of the rates offered"
     if result.capacity["pipeline"].at_ladder_top and result.capacity[RATIO_PEER].at_ladder_top:
-        note = " (both sustained the highest rate run: a lower bound of neither)"
-    return f"pipeline/peer: {result.ratio:.2f}{note}"
+        return "both sustained the highest rate run: R compares lower bounds"
+    return None
 
 
 def print_compare(console: Console, result: CompareResult) -> None:
@@ -80,8 +84,11 @@ def print_compare(console: Console, result: CompareResult) -> None:
     console.print("+: sustained the highest rate run, so the true capacity is higher")
     if result.ceiling_skipped:
         console.print(f"ceiling skipped: {result.ceiling_skipped}")
-    console.print(f"reports: {result.run_dir}  chart: {result.chart}")
-    console.print(ratio_line(result))
+    console.print(f"reports: {result.run_dir}", soft_wrap=True)
+    console.print(f"chart: {result.chart}", soft_wrap=True)
+    if note := ratio_note(result):
+        console.print(note, soft_wrap=True)
+    console.print(ratio_line(result), soft_wrap=True)
 
 
 def save_chart(result: CompareResult, path: Path) -> None:
@@ -119,7 +126,8 @@ def save_chart(result: CompareResult, path: Path) -> None:
     ax.set_xlabel("offered rate (orders/s, shop mix)")
     ax.set_ylabel("e2e p95, COMMIT to row in target (s)")
     ax.set_title(
-        f"{ratio_line(result)}  ({result.machine}, {result.started_at[:10]}; x: not sustained)",
+        f"{ratio_line(result)}  ({result.machine}, {result.started_at[:10]}; x: not sustained)"
+        + (f"\n{note}" if (note := ratio_note(result)) else ""),
         fontsize=9,
     )
     ax.grid(True, which="both", alpha=0.3)

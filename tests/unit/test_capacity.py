@@ -9,7 +9,7 @@ from rich.console import Console
 
 from app.capacity import Step, TargetStep, capacities, judge, shoppers_for
 from app.compare import CompareResult, ratio
-from app.compare_report import print_compare, ratio_line, save_chart
+from app.compare_report import print_compare, ratio_line, ratio_note, save_chart
 from app.params import parse_rates
 from app.shop import TASK_WEIGHTS, tasks_per_order
 
@@ -125,14 +125,15 @@ def test_ratio_without_a_peer_capacity_says_why():
     steps = [step(25, pipeline=target(0.3), jdbc=target(5.0, ok=False), logical=target(0.01))]
     compared = result(steps)
     assert compared.ratio is None
-    assert ratio_line(compared).startswith("pipeline/peer: n/a")
+    assert ratio_line(compared) == "pipeline/peer: n/a"
+    assert "sustained none" in (ratio_note(compared) or "")
 
 
 def test_table_ends_with_the_ratio_line():
-    console = Console(width=160, record=True)
+    console = Console(width=80, record=True)  # a narrow terminal wraps nothing of the ratio
     print_compare(console, result(ladder()))
     text = console.export_text()
-    assert "source only, pipeline stopped (ceiling)" in text
+    assert "(ceiling)" in text
     assert "480.0" in text
     assert text.rstrip().splitlines()[-1] == "pipeline/peer: 2.00"
 
@@ -157,3 +158,12 @@ def test_shoppers_have_time_for_each_operation():
     assert shoppers_for(1) == 4
     # 400 orders/s is 920 tasks/s: at most 20 tasks/s per shopper
     assert shoppers_for(400) * 20 >= 400 * tasks_per_order()
+
+
+def test_ratio_of_two_lower_bounds_says_so_above_the_last_line():
+    steps = [step(25, pipeline=target(0.3), jdbc=target(0.5), logical=target(0.01))]
+    console = Console(width=60, record=True)
+    print_compare(console, result(steps))
+    lines = console.export_text().rstrip().splitlines()
+    assert lines[-1] == "pipeline/peer: 1.00"
+    assert "lower bounds" in lines[-2]
