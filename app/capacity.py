@@ -10,6 +10,7 @@ At each rate, for each target (this pipeline, and in a comparison the peers of `
 - after the load stops, one marker order is committed and timed into every target: the backlog
   the step left behind. A target that keeps up leaves about its usual latency; one whose lag
   keeps growing leaves the whole backlog.
+Before the first step, WARM_UP_S of unrecorded load at the first rate absorbs start-up costs.
 A target sustains a rate when its probe never failed, its p95 and its backlog are both within
 the bound, and the load generator really offered the rate (achieved >= 90% of offered). Its
 capacity is the highest rate it sustained before the first one it did not; the ladder stops
@@ -42,7 +43,9 @@ from etl.tables import CAPTURED, SOURCE_SCHEMA
 
 REPO = Path(__file__).resolve().parents[1]
 LOCUST_CONF = REPO / "loadtests" / "locust.conf"
-DEFAULT_RATES = (25, 50, 100, 200, 300, 400, 600, 800)
+DEFAULT_RATES = (10, 25, 50, 100, 200, 300, 400, 600, 800)
+#: Seconds of unrecorded load at the first rate before the first step (module docstring).
+WARM_UP_S = 20.0
 #: At most this many tasks per second per shopper, so each has 50 ms per operation.
 TASKS_PER_SHOPPER = 20.0
 GENERATOR_SHORTFALL = 0.9
@@ -234,8 +237,9 @@ class Ladder:
     def run(self, rates: Iterable[float]) -> list[Step]:
         steps: list[Step] = []
         active = list(self.targets)
+        rates = list(rates)
         with psycopg.connect(self.settings.source_dsn(), autocommit=True) as src:
-            self.warm_up(src)
+            self.warm_up(src, rates[0])
             for rate in rates:
                 step = self.step(src, rate, active)
                 steps.append(step)
@@ -245,9 +249,19 @@ class Ladder:
                     break
         return steps
 
-    def warm_up(self, src: psycopg.Connection) -> None:
-        """One marker order into every target before the first step: the probes' customer and
-        product exist everywhere, so no step's first sample waits for them."""
+    def warm_up(self, src: psycopg.Connection, rate: float) -> None:
+        """WARM_UP_S of unrecorded load at the first rate, then one marker order into every
+        target: start-up costs (JIT, connection pools, a peer's snapshot just finished) stay out
+        of the first step, and the probes' customer and product exist everywhere."""
+        self.say(f"warming up: {WARM_UP_S:g} s at {rate:g} orders/s, not recorded")
+        run_locust(
+            self.settings,
+            self.run_dir / "warm-up",
+            users=shoppers_for(rate) + len(self.targets),
+            seconds=WARM_UP_S,
+            rate=f"{rate:g}",
+            targets=list(self.targets),
+        )
         arrived = drain_times(src, list(self.targets.values()), self.drain_timeout_s)
         if missing := [name for name, seconds in arrived.items() if seconds is None]:
             raise EtlError(

@@ -45,6 +45,7 @@ from app.peers import (
     teardown_peer,
     wait_until_equal,
 )
+from etl.errors import EtlError
 from etl.settings import Settings
 from infra.local.supervisor import Supervisor
 from infra.peers import PEERS
@@ -87,8 +88,6 @@ def measure_ceiling(
     settings: Settings, seconds: float, shoppers: int, run_dir: Path, say: Say
 ) -> Ceiling:
     """The same shop mix, unpaced, with nothing reading the source's changes (module docstring)."""
-    from infra.local.runner import up
-
     sup = Supervisor(settings)
     say(f"source-only ceiling: stopping {', '.join(PIPELINE_PROCESSES)} for {seconds:g} s")
     for name in PIPELINE_PROCESSES:
@@ -110,7 +109,7 @@ def measure_ceiling(
     finally:
         say("starting the pipeline again; it catches up from its replication slot")
         setup_peer(settings, "logical")  # enables the subscription again
-        up(settings)
+        restart_pipeline(settings, say)
     orders = int(rows[("sql", "new order")]["Request Count"]) if ("sql", "new order") in rows else 0
     with (
         psycopg.connect(settings.source_dsn(), autocommit=True) as src,
@@ -124,6 +123,22 @@ def measure_ceiling(
         seconds=seconds,
         caught_up_s=caught_up,
     )
+
+
+def restart_pipeline(settings: Settings, say: Say, attempts: int = 4) -> None:
+    """`etl up` after the ceiling. The transform restarts with the ceiling's whole backlog and
+    reports its first progress only once through it, which can outlast one health wait; each
+    further `up` waits again (and starts what comes after it) instead of failing the run."""
+    from infra.local.runner import up
+
+    for attempt in range(1, attempts + 1):
+        try:
+            up(settings)
+            return
+        except EtlError as exc:
+            if attempt == attempts:
+                raise
+            say(f"{exc}: it is catching up with the ceiling's backlog; waiting again")
 
 
 def ratio(result: LadderResult) -> float | None:

@@ -24,7 +24,7 @@ def parse_rates(value: str) -> list[float]:
 
 
 RatesOption = typer.Option(
-    "25,50,100,200,300,400,600,800",
+    "10,25,50,100,200,300,400,600,800",
     "--rates",
     help="Offered rates to step through, orders/s, comma-separated.",
 )
