@@ -43,7 +43,6 @@ from etl.tables import CAPTURED, SOURCE_SCHEMA
 
 REPO = Path(__file__).resolve().parents[1]
 LOCUST_CONF = REPO / "loadtests" / "locust.conf"
-DEFAULT_RATES = (10, 25, 50, 100, 200, 300, 400, 600, 800)
 #: Seconds of unrecorded load at the first rate before the first step (module docstring).
 WARM_UP_S = 20.0
 #: At most this many tasks per second per shopper, so each has 50 ms per operation.
@@ -404,7 +403,7 @@ def run_ladder(
 def find_capacity(
     settings: Settings,
     *,
-    rates: Iterable[float] = DEFAULT_RATES,
+    rates: Iterable[float],
     bound_s: float = 2.0,
     step_seconds: float = 30.0,
     drain_timeout_s: float = 120.0,

@@ -27,7 +27,6 @@ from pydantic import BaseModel
 
 from app.bench import MarkerTarget, warehouse_target
 from app.capacity import (
-    DEFAULT_RATES,
     LadderResult,
     Say,
     drain_times,
@@ -150,7 +149,7 @@ def ratio(result: LadderResult) -> float | None:
 def compare(
     settings: Settings,
     *,
-    rates: Iterable[float] = DEFAULT_RATES,
+    rates: Iterable[float],
     fixed_rate: float = 200.0,
     bound_s: float = 2.0,
     step_seconds: float = 30.0,

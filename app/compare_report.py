@@ -81,7 +81,8 @@ def print_compare(console: Console, result: CompareResult) -> None:
             f"{ceiling.events_per_s:,.0f}",
         )
     console.print(table)
-    console.print("+: sustained the highest rate run, so the true capacity is higher")
+    if any(capacity.at_ladder_top for capacity in result.capacity.values()):
+        console.print("+: sustained the highest rate run, so the true capacity is higher")
     if result.ceiling_skipped:
         console.print(f"ceiling skipped: {result.ceiling_skipped}")
     console.print(f"reports: {result.run_dir}", soft_wrap=True)

@@ -23,8 +23,10 @@ def parse_rates(value: str) -> list[float]:
     return rates
 
 
+#: The offered rates, orders/s, that `etl bench capacity` and `compare` step through by default.
+DEFAULT_RATES = (10, 25, 50, 100, 200, 300, 400, 600, 800)
 RatesOption = typer.Option(
-    "10,25,50,100,200,300,400,600,800",
+    ",".join(str(rate) for rate in DEFAULT_RATES),
     "--rates",
     help="Offered rates to step through, orders/s, comma-separated.",
 )

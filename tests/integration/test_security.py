@@ -27,23 +27,14 @@ from psycopg import errors, sql
 from etl.secrets import LEGACY_PASSWORDS, passwords_path, pgpass_path
 from etl.settings import PASSWORD_FIELDS, Settings
 from etl.tables import CAPTURED_TABLES
+from etl.warehouse_db import DATA_TABLES
 from infra.local.supervisor import pid_path
 from tests.fixtures.stack import REPO, etl_cli
 
 pytestmark = pytest.mark.integration
 
-WAREHOUSE_TABLES = (
-    "dim_date",
-    "dim_customer",
-    "dim_product",
-    "fact_orders",
-    "fact_order_items",
-    "agg_daily_sales",
-    "agg_daily_sales_by_country",
-    "etl_offsets",
-    "etl_load_audit",
-    "quality_results",
-)
+#: Every dw table: the static date dimension, the loader's tables, the quality results.
+WAREHOUSE_TABLES = ("dim_date", *DATA_TABLES, "quality_results")
 
 
 def refused(conn: psycopg.Connection, statement: str) -> bool:
