@@ -255,6 +255,91 @@ def reconcile(wait_s: float = WaitOption, as_json: bool = JsonOption) -> None:
     raise typer.Exit(0 if result.match else 1)
 
 
+dlq_app = typer.Typer(
+    help="The dead-letter topic: list what it holds; replay it through the pipeline after a fix.",
+    no_args_is_help=True,
+)
+app.add_typer(dlq_app, name="dlq")
+TableOption = typer.Option(None, "--table", help="Only this source table (entity).")
+StageOption = typer.Option(None, "--stage", help="Only dead letters of transform or loader.")
+SinceOption = typer.Option(
+    None, "--since", help="Only dead letters since an ISO time or an age (90s, 30m, 2h, 7d)."
+)
+
+
+def _stage(stage: str | None) -> str | None:
+    if stage not in (None, "transform", "loader"):
+        raise EtlError(f"--stage {stage!r}: must be transform or loader")
+    return stage
+
+
+@dlq_app.command("list")
+@handles_errors
+def dlq_list(
+    table: str | None = TableOption,
+    stage: str | None = StageOption,
+    since: str | None = SinceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Every dead letter, oldest first: rule, reason, source position, key, when replayed."""
+    from app.dlq import dead_letters, parse_since
+    from app.render import print_dead_letter_list
+
+    entries = dead_letters(
+        _settings(),
+        table=table,
+        stage=_stage(stage),
+        since=parse_since(since) if since else None,
+    )
+    if as_json:
+        print_json({"dead_letters": [e.model_dump(mode="json") for e in entries]})
+    else:
+        print_dead_letter_list(out, entries)
+
+
+@dlq_app.command("replay")
+@handles_errors
+def dlq_replay(
+    table: str | None = TableOption,
+    stage: str | None = StageOption,
+    since: str | None = SinceOption,
+    again: bool = typer.Option(
+        False, "--again", help="Also those replayed before (after a second fix)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be sent; send nothing."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Send dead letters back through the pipeline after a fix (transform ones through the
+    transform, loader ones to the loader); the warehouse applies each change at most once."""
+    from app.dlq import parse_since
+    from app.dlq import replay as run_replay
+
+    with console.status("reading the dead-letter topic and replaying..."):
+        result = run_replay(
+            _settings(),
+            table=table,
+            stage=_stage(stage),
+            since=parse_since(since) if since else None,
+            again=again,
+            dry_run=dry_run,
+        )
+    if as_json:
+        print_json(result)
+        return
+    verb = "would send" if dry_run else "sent"
+    count = sum(result.by_topic.values()) if dry_run else result.sent
+    topics = ", ".join(f"{t}: {n}" for t, n in sorted(result.by_topic.items())) or "-"
+    out.print(
+        f"{result.matched} dead letter(s) selected; {verb} {count} ({topics}); "
+        f"{result.already_replayed} already replayed (--again sends them), "
+        f"{result.duplicates} duplicate(s), {len(result.not_replayable)} not replayable",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for skip in result.not_replayable:
+        out.print(f"  not replayable: DLQ [{skip.dlq_partition}]@{skip.dlq_offset}: {skip.why}")
+
+
 bench_app = typer.Typer(
     help="Measure a running stack (local or Docker): commit-to-warehouse latency, burst drain;"
     " compare saved `make bench` runs.",

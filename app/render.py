@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from app.benchruns import MetricChange, RunComparison
+from app.dlq import DeadLetterEntry
 from etl.dead_letters import DeadLetterSummary
 from etl.quality_results import QualityRun, failures_line
 from infra.local.status import StackStatus
@@ -50,6 +51,26 @@ def print_dead_letters(out: Console, summary: DeadLetterSummary) -> None:
             highlight=False,
             soft_wrap=True,  # one line per dead letter, whatever the terminal's width
         )
+
+
+def print_dead_letter_list(out: Console, entries: list[DeadLetterEntry]) -> None:
+    """`etl dlq list`: one line per dead letter, oldest first, whatever the terminal's width (a
+    table of eight columns is unreadable at 80)."""
+    if not entries:
+        out.print("the dead-letter topic holds no dead letter (that matches)")
+        return
+    for e in entries:
+        when = f"{e.failed_at:%Y-%m-%d %H:%M:%S}" if e.failed_at else "-"
+        replayed = f" [replayed {e.replayed_at:%Y-%m-%d %H:%M:%S}]" if e.replayed_at else ""
+        out.print(
+            f"{when} {e.stage} {e.entity or '?'} {e.source_position} key {e.key or '-'}: "
+            f"{e.rule}: {e.reason}{replayed}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    replayed_count = sum(e.replayed_at is not None for e in entries)
+    out.print(f"{len(entries)} dead letter(s), {replayed_count} replayed", highlight=False)
 
 
 def print_quality_flag(out: Console, run: QualityRun) -> None:

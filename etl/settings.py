@@ -11,12 +11,18 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
+from etl.rules import ORDER_STATUSES
 from etl.tables import CAPTURED_TABLES
 
 #: Folder under ETL_LIB_DIR of each JVM component's jars (Maven profile -> folder). Connect's
@@ -200,6 +206,14 @@ class Settings(BaseSettings):
         default=0.01, ge=0, le=1, description="Bound of DLQ messages / CDC messages per table."
     )
 
+    #: The order statuses the `status_allowed` rule accepts, in the transform and in the
+    #: warehouse's quality suites alike: when the shop adds a status, add it here (comma-separated
+    #: in `ETL_ORDER_STATUSES`), restart the transform, then `etl dlq replay` the orders it
+    #: dead-lettered meanwhile.
+    order_statuses: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=ORDER_STATUSES, min_length=1
+    )
+
     kafka_heap: str = "512m"
     connect_heap: str = "768m"
     startup_timeout_s: float = Field(default=120.0, gt=0)
@@ -216,6 +230,17 @@ class Settings(BaseSettings):
         """Init arguments, then `ETL_*` variables, then this ETL_HOME's generated passwords."""
         home_secrets = HomePasswordsSource(settings_cls, init_settings, env_settings)
         return init_settings, env_settings, dotenv_settings, file_secret_settings, home_secrets
+
+    @field_validator("order_statuses", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(","))
+        if isinstance(value, (tuple, list)) and not all(
+            isinstance(v, str) and v and v.isprintable() and "," not in v for v in value
+        ):
+            raise ValueError("must be comma-separated non-empty names")
+        return value
 
     @field_validator("home", "lib_dir_override")
     @classmethod
@@ -455,6 +480,8 @@ def settings_environment(
             continue
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
+        elif isinstance(value, tuple):
+            value = ",".join(map(str, value))
         key = "ETL_LIB_DIR" if name == "lib_dir_override" else f"ETL_{name.upper()}"
         env[key] = str(value)
     return env

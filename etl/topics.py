@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from etl.errors import EtlError
@@ -94,3 +94,40 @@ def message_counts(settings: Settings, topics: list[str]) -> dict[str, int | Non
         topic: None if partitions is None else sum(high - low for low, high in partitions.values())
         for topic, partitions in watermarks(settings, topics).items()
     }
+
+
+def read_topic(settings: Settings, topic: str, limit: int | None = None) -> Iterator[Message]:
+    """Every message `topic` holds now, partition by partition interleaved, then stop.
+
+    The ends are taken first, so messages produced meanwhile are not waited for; `limit` bounds
+    how many are read. Never commits (the probe group holds no offsets). A missing topic reads
+    as empty.
+    """
+    marks = watermarks(settings, [topic])[topic] or {}
+    remaining = {p: high for p, (low, high) in marks.items() if high > low}
+    if not remaining:
+        return
+    consumer = Consumer(
+        settings.kafka_client_config(
+            **{"group.id": PROBE_GROUP, "enable.auto.commit": False, "enable.partition.eof": True}
+        )
+    )
+    try:
+        consumer.assign([TopicPartition(topic, p, marks[p][0]) for p in remaining])
+        read = 0
+        while remaining and (limit is None or read < limit):
+            msg = consumer.poll(5)
+            if msg is None:
+                break
+            partition = msg.partition() or 0
+            if msg.error():  # end of a partition (enable.partition.eof) or a broken one
+                remaining.pop(partition, None)
+                continue
+            if partition not in remaining:
+                continue
+            read += 1
+            yield msg
+            if (msg.offset() or 0) + 1 >= remaining[partition]:
+                remaining.pop(partition, None)
+    finally:
+        consumer.close()

@@ -19,7 +19,8 @@ from etl.settings import DbRole, Settings
 
 WAREHOUSE_MIGRATIONS = SQL_ROOT / "warehouse"
 
-#: Tables the loader writes (everything but the static dim_date): emptied to reload from scratch.
+#: Tables the pipeline writes (all but the static dim_date; `etl dlq replay` writes
+#: etl_dlq_replays): emptied to reload from scratch.
 DATA_TABLES = (
     "dim_customer",
     "dim_product",
@@ -31,6 +32,7 @@ DATA_TABLES = (
     "etl_load_audit",
     "etl_truncations",
     "etl_dead_letters",
+    "etl_dlq_replays",
 )
 
 

@@ -13,6 +13,7 @@ from great_expectations import expectations as gxe
 from great_expectations.expectations.expectation import Expectation
 
 from etl.rules import AtLeast, Check, Matches, OneOf, rules_for
+from etl.settings import Settings
 from etl.tables import UNAVAILABLE_VALUE_PLACEHOLDER, captured_table
 
 
@@ -33,9 +34,11 @@ def rule_expectation(check: Check, column: str, rule: str) -> Expectation:
     raise TypeError(f"no expectation for check {check!r}")
 
 
-def business_rules(source_table: str) -> list[Expectation]:
-    """Every rule `etl.rules` declares for a source table (its warehouse rows keep the names)."""
-    return [rule_expectation(r.check, r.column, r.name) for r in rules_for(source_table)]
+def business_rules(source_table: str, settings: Settings) -> list[Expectation]:
+    """Every rule `etl.rules` declares for a source table (its warehouse rows keep the names),
+    with the order statuses this deployment allows (the transform's too)."""
+    rules = rules_for(source_table, settings.order_statuses)
+    return [rule_expectation(r.check, r.column, r.name) for r in rules]
 
 
 def required_columns(source_table: str) -> list[Expectation]:

@@ -16,11 +16,10 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import psycopg
-from confluent_kafka import Consumer, TopicPartition
 
 from etl.settings import Settings
 from etl.tables import CAPTURED, CAPTURED_TABLES
-from etl.topics import PROBE_GROUP, message_counts, watermarks
+from etl.topics import message_counts, read_topic
 from etl.warehouse_db import newest_applied_commit
 
 #: Reading more dead letters than this to attribute them to tables is not worth it: the count
@@ -58,40 +57,13 @@ def freshness_frame(settings: Settings) -> pd.DataFrame:
 
 def dead_letters_per_table(settings: Settings) -> dict[str, int]:
     """Messages on the DLQ topic by the dead letter's `entity` ("unknown" when unreadable)."""
-    marks = watermarks(settings, [settings.dlq_topic])[settings.dlq_topic] or {}
-    todo = {p: (low, high) for p, (low, high) in marks.items() if high > low}
     counts: dict[str, int] = {}
-    if not todo:
-        return counts
-    consumer = Consumer(
-        settings.kafka_client_config(
-            **{"group.id": PROBE_GROUP, "enable.auto.commit": False, "enable.partition.eof": True}
-        )
-    )
-    try:
-        consumer.assign(
-            [TopicPartition(settings.dlq_topic, p, low) for p, (low, _) in todo.items()]
-        )
-        remaining = {p: high for p, (_, high) in todo.items()}
-        read = 0
-        while remaining and read < MAX_DLQ_READ:
-            msg = consumer.poll(5)
-            if msg is None:
-                break
-            partition = msg.partition() or 0
-            if msg.error():  # end of a partition (enable.partition.eof) or a broken one
-                remaining.pop(partition, None)
-                continue
-            read += 1
-            try:
-                entity = str(json.loads(msg.value() or b"{}").get("entity", "unknown"))
-            except (ValueError, AttributeError):
-                entity = "unknown"
-            counts[entity] = counts.get(entity, 0) + 1
-            if (msg.offset() or 0) + 1 >= remaining.get(partition, 0):
-                remaining.pop(partition, None)
-    finally:
-        consumer.close()
+    for msg in read_topic(settings, settings.dlq_topic, limit=MAX_DLQ_READ):
+        try:
+            entity = str(json.loads(msg.value() or b"{}").get("entity", "unknown"))
+        except (ValueError, AttributeError):
+            entity = "unknown"
+        counts[entity] = counts.get(entity, 0) + 1
     return counts
 
 

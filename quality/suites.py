@@ -48,11 +48,11 @@ def _dates(column: str) -> Expectation:
     )
 
 
-def _fact_orders(_: Settings) -> list[Expectation]:
+def _fact_orders(settings: Settings) -> list[Expectation]:
     return [
         *key_unique("orders"),
         *required_columns("orders"),
-        *business_rules("orders"),
+        *business_rules("orders", settings),
         _dates("ordered_at"),
         no_rows(
             "Every live order references the current-or-historic row of its own customer",
@@ -65,11 +65,11 @@ def _fact_orders(_: Settings) -> list[Expectation]:
     ]
 
 
-def _fact_order_items(_: Settings) -> list[Expectation]:
+def _fact_order_items(settings: Settings) -> list[Expectation]:
     return [
         *key_unique("order_items"),
         *required_columns("order_items"),
-        *business_rules("order_items"),
+        *business_rules("order_items", settings),
         gxe.ExpectColumnValuesToBeBetween(column="line_amount", min_value=0),
         no_rows(
             "Every live order line references a row of its own product",
@@ -94,10 +94,10 @@ def _fact_order_items(_: Settings) -> list[Expectation]:
 
 
 def _dimension(source_table: str, table: str, key: str, sk: str) -> Callable[..., list]:
-    def expectations(_: Settings) -> list[Expectation]:
+    def expectations(settings: Settings) -> list[Expectation]:
         return [
             *required_columns(source_table),
-            *business_rules(source_table),
+            *business_rules(source_table, settings),
             *no_placeholders(source_table),
             no_rows(
                 # the suite's rows are the real versions; an inferred member is the only row of

@@ -91,7 +91,7 @@ def start_transform(
     topics = topics or TopicMap.from_settings(settings)
     ensure_topics(settings, topics.output_topics())
     frames = {table: read_cdc_topic(spark, settings, topics, table) for table in topics.curated}
-    routed = count_outputs(route_tables(frames, topics))
+    routed = count_outputs(route_tables(frames, topics, settings.order_statuses))
     writer = (
         routed.select("topic", "key", "value")
         .writeStream.queryName(QUERY_NAME)

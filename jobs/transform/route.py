@@ -19,6 +19,7 @@ from functools import reduce
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from etl.rules import ORDER_STATUSES
 from etl.settings import Settings
 from etl.tables import CAPTURED_TABLES
 from jobs.transform.normalize import curated_key, curated_value, dead_letter_value
@@ -54,9 +55,15 @@ class TopicMap:
         return [self.dlq, *self.curated.values()]
 
 
-def route_table(raw: DataFrame, table: str, curated_topic: str, dlq_topic: str) -> DataFrame:
+def route_table(
+    raw: DataFrame,
+    table: str,
+    curated_topic: str,
+    dlq_topic: str,
+    order_statuses: tuple[str, ...] = ORDER_STATUSES,
+) -> DataFrame:
     """Kafka rows of one table's CDC topic -> output rows (tombstones dropped)."""
-    checked = with_violations(parse_envelope(raw, table), table)
+    checked = with_violations(parse_envelope(raw, table), table, order_statuses)
     kind = (
         F.when(F.col("tombstone"), F.lit(None))
         .when(F.size("violations") == 0, F.lit("curated"))
@@ -75,10 +82,14 @@ def route_table(raw: DataFrame, table: str, curated_topic: str, dlq_topic: str) 
     )
 
 
-def route_tables(frames: Mapping[str, DataFrame], topics: TopicMap) -> DataFrame:
+def route_tables(
+    frames: Mapping[str, DataFrame],
+    topics: TopicMap,
+    order_statuses: tuple[str, ...] = ORDER_STATUSES,
+) -> DataFrame:
     """Kafka rows per table (each frame holds one table's CDC topic) -> all output rows."""
     parts = [
-        route_table(frame, table, topics.curated[table], topics.dlq)
+        route_table(frame, table, topics.curated[table], topics.dlq, order_statuses)
         for table, frame in frames.items()
     ]
     return reduce(DataFrame.unionByName, parts)

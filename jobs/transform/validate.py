@@ -29,6 +29,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, DecimalType, IntegerType, LongType, TimestampType
 
+from etl.rules import ORDER_STATUSES
 from jobs.transform.rules import holds, rules_for
 from jobs.transform.schemas import TABLE_COLUMNS, key_columns
 
@@ -107,7 +108,7 @@ def _envelope_checks() -> list[Check]:
     return checks
 
 
-def _column_checks(table: str) -> list[Check]:
+def _column_checks(table: str, order_statuses: tuple[str, ...]) -> list[Check]:
     raw, typed, key_only = F.col("state_raw"), F.col("state"), F.col("key_only")
     row_name = F.when(F.col("op") == "d", F.lit("before")).otherwise(F.lit("after"))
     keys = key_columns(table)
@@ -130,7 +131,7 @@ def _column_checks(table: str) -> list[Check]:
                 F.concat(label, F.lit(f": expected {type_name(spec.dtype)}, got "), _shown(value)),
             )
         )
-    for rule in rules_for(table):
+    for rule in rules_for(table, order_statuses):
         value = typed[rule.column]
         label = F.concat(row_name, F.lit(f".{rule.column} {rule.expectation}, got "))
         checks.append(
@@ -147,9 +148,11 @@ def _column_checks(table: str) -> list[Check]:
     return checks
 
 
-def with_violations(parsed: DataFrame, table: str) -> DataFrame:
+def with_violations(
+    parsed: DataFrame, table: str, order_statuses: tuple[str, ...] = ORDER_STATUSES
+) -> DataFrame:
     """`parsed` (from `parse_envelope`) plus `violations`: array<struct<rule, reason>>."""
-    checks = [*_envelope_checks(), *_column_checks(table)]
+    checks = [*_envelope_checks(), *_column_checks(table, order_statuses)]
     any_failed = reduce(operator.or_, (check.failed for check in checks))
     listed = F.filter(F.array(*(c.violation() for c in checks)), lambda v: v.isNotNull())
     malformed = F.array(
