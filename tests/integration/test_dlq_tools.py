@@ -40,6 +40,16 @@ def source(settings: Settings, statement: str, *params: object) -> list[tuple]:
         return cur.fetchall() if cur.description else []
 
 
+def new_customer(settings: Settings, name: str) -> int:
+    return source(
+        settings,
+        "INSERT INTO customers (email, full_name, country) VALUES (%s, %s, 'FR')"
+        " RETURNING customer_id",
+        f"{secrets.token_hex(6)}@example.org",
+        name,
+    )[0][0]
+
+
 def allow_in_source(settings: Settings, statuses: tuple[str, ...]) -> None:
     allowed = ", ".join(f"'{s}'" for s in statuses)
     source(
@@ -133,12 +143,7 @@ def test_transform_dead_letters_replay_through_the_fixed_transform_once(new_stat
     settings = new_status
     started = datetime.now(UTC)
     start = end_offsets(settings, settings.dlq_topic)
-    (customer,) = source(
-        settings,
-        "INSERT INTO customers (email, full_name, country) VALUES (%s, 'R', 'DE')"
-        " RETURNING customer_id",
-        f"{secrets.token_hex(6)}@example.org",
-    )[0]
+    customer = new_customer(settings, "R")
 
     def order(status: str) -> int:
         return source(
@@ -209,13 +214,7 @@ def test_loader_dead_letters_replay_to_the_loader_after_the_warehouse_is_fixed(
     settings = refusing_warehouse
     started = datetime.now(UTC)
     start = end_offsets(settings, settings.dlq_topic)
-    (customer,) = source(
-        settings,
-        "INSERT INTO customers (email, full_name, country) VALUES (%s, %s, 'FR')"
-        " RETURNING customer_id",
-        f"{secrets.token_hex(6)}@example.org",
-        REFUSED_NAME,
-    )[0]
+    customer = new_customer(settings, REFUSED_NAME)
     key = {"customer_id": customer}
     letters_for(settings, start, [key], "loader")
     listed = dlq_json("list", "--stage", "loader", "--since", started.isoformat())
