@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -34,7 +35,7 @@ from confluent_kafka import Producer
 from etl.settings import Settings
 from etl.tables import CAPTURED_TABLES
 from etl.topics import ensure_topics, message_counts
-from etl.warehouse_db import DATA_TABLES
+from etl.warehouse_db import DATA_TABLES, prepare_warehouse
 from tests.fixtures.kafka import collect
 from tests.fixtures.transform import REPO, TransformJob, transform_job
 from tests.unit.jobs.envelopes import envelope, row
@@ -52,6 +53,7 @@ Position = tuple[str, int, int]
 @pytest.fixture(scope="module")
 def job(stack: Settings) -> Iterator[TransformJob]:
     running = transform_job(stack, f"hostile-{uuid.uuid4().hex[:6]}", own_cdc_topics=True)
+    prepare_warehouse(stack)  # migrations and login roles (idempotent): the loader needs them
     ensure_topics(running.settings, running.settings.cdc_topics())
     running.start()
     try:
@@ -119,10 +121,13 @@ def warehouse_state(settings: Settings) -> dict[str, list[tuple]]:
         }
 
 
-def start_loader(settings: Settings, env: dict[str, str], log: Path) -> subprocess.Popen:
-    """`python -m loaders` on the job's curated topics and DLQ, in its own consumer group."""
+def start_loader(settings: Settings, log: Path) -> subprocess.Popen:
+    """`python -m loaders` of the stack (its home holds the warehouse secrets) on the job's
+    curated topics and DLQ, in its own consumer group."""
     loader_env = {
-        **env,
+        **os.environ,
+        "ETL_CURATED_TOPIC_PREFIX": settings.curated_topic_prefix,
+        "ETL_DLQ_TOPIC_NAME": settings.dlq_topic,
         "ETL_LOADER_GROUP_ID": f"loader-{settings.curated_topic_prefix}",
         "ETL_LOADER_MAX_WAIT_MS": "200",
     }
@@ -132,13 +137,15 @@ def start_loader(settings: Settings, env: dict[str, str], log: Path) -> subproce
         )
 
 
-def wait_for_customer(settings: Settings, customer_id: int, loader: subprocess.Popen) -> None:
+def wait_for_customer(
+    settings: Settings, customer_id: int, loader: subprocess.Popen, log: Path
+) -> None:
     deadline = time.monotonic() + FLOW_TIMEOUT_S
     with psycopg.connect(settings.warehouse_dsn(), autocommit=True) as conn:
         while not conn.execute(
             "SELECT 1 FROM dw.dim_customer WHERE customer_id = %s", (customer_id,)
         ).fetchone():
-            assert loader.poll() is None, "the loader exited"
+            assert loader.poll() is None, f"the loader exited: {log.read_text()[-3000:]}"
             assert time.monotonic() < deadline, f"customer {customer_id} not in the warehouse"
             time.sleep(0.5)
 
@@ -172,7 +179,8 @@ def test_hostile_records_are_dead_letters_and_the_job_keeps_running(job: Transfo
         assert letter.key == key
         original = letter.value["original"]
         assert base64.b64decode(original["value_base64"]) == value
-        assert (original["key_base64"] and base64.b64decode(original["key_base64"])) == key
+        encoded_key = original["key_base64"]
+        assert (None if encoded_key is None else base64.b64decode(encoded_key)) == key
         assert "stage" not in letter.value, "the loader dead-lettered something"
     rules = sorted({letter.value["rule"] for letter in letters})
     biggest = max(len(letter.raw_value or b"") for letter in letters)
@@ -181,9 +189,10 @@ def test_hostile_records_are_dead_letters_and_the_job_keeps_running(job: Transfo
     customer_id = 9_000_000_000 + int(uuid.uuid4().int % 1_000_000)
     good = envelope("customers", after=row("customers", customer_id=customer_id))
     produce(settings, {"customers": [(None, json.dumps(good).encode())]})
-    loader = start_loader(settings, job.env, settings.home / "loader.log")
+    loader_log = settings.home / "loader.log"
+    loader = start_loader(settings, loader_log)
     try:
-        wait_for_customer(stack, customer_id, loader)
+        wait_for_customer(stack, customer_id, loader, loader_log)
         wait_for_audit(stack, loader)
     finally:
         loader.send_signal(signal.SIGTERM)
