@@ -166,7 +166,7 @@ def test_hostile_records_are_dead_letters_and_the_job_keeps_running(job: Transfo
         settings,
         settings.dlq_topic,
         None,
-        lambda rs: hostile <= {position(r.value) for r in rs if r.value},
+        lambda rs: job.assert_alive() or hostile <= {position(r.value) for r in rs if r.value},
         timeout_s=FLOW_TIMEOUT_S,
         json_keys=False,
     )
