@@ -37,7 +37,7 @@ from etl.tables import CAPTURED_TABLES
 from etl.topics import ensure_topics, message_counts
 from etl.warehouse_db import DATA_TABLES, prepare_warehouse
 from tests.fixtures.kafka import collect
-from tests.fixtures.transform import REPO, TransformJob, transform_job
+from tests.fixtures.transform import REPO, TransformJob, running, transform_job
 from tests.unit.jobs.envelopes import envelope, row
 from tests.unit.jobs.hostile import Record, hostile_corpus
 
@@ -52,16 +52,11 @@ Position = tuple[str, int, int]
 
 @pytest.fixture(scope="module")
 def job(stack: Settings) -> Iterator[TransformJob]:
-    running = transform_job(stack, f"hostile-{uuid.uuid4().hex[:6]}", own_cdc_topics=True)
+    hostile = transform_job(stack, f"hostile-{uuid.uuid4().hex[:6]}", own_cdc_topics=True)
     prepare_warehouse(stack)  # migrations and login roles (idempotent): the loader needs them
-    ensure_topics(running.settings, running.settings.cdc_topics())
-    running.start()
-    try:
-        running.wait_running()
-        yield running
-    finally:
-        if running.proc and running.proc.poll() is None:
-            running.terminate()
+    ensure_topics(hostile.settings, hostile.settings.cdc_topics())
+    with running(hostile):
+        yield hostile
 
 
 def huge_records() -> dict[str, list[Record]]:

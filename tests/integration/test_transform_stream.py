@@ -25,7 +25,7 @@ from confluent_kafka import Producer
 from etl.progress import TransformProgress
 from etl.settings import Settings
 from tests.fixtures.kafka import Record, collect
-from tests.fixtures.transform import TransformJob, transform_job
+from tests.fixtures.transform import TransformJob, running, transform_job
 from tests.unit.jobs.envelopes import envelope, row
 
 pytestmark = pytest.mark.integration
@@ -36,14 +36,8 @@ FLOW_TIMEOUT_S = 300.0
 @pytest.fixture(scope="module")
 def job(stack: Settings) -> Iterator[TransformJob]:
     """A running transform shared by this module's flow tests; stopped with SIGTERM after."""
-    running = transform_job(stack, f"flow-{uuid.uuid4().hex[:6]}")
-    running.start()
-    try:
-        running.wait_running()
-        yield running
-    finally:
-        if running.proc and running.proc.poll() is None:
-            running.terminate()
+    with running(transform_job(stack, f"flow-{uuid.uuid4().hex[:6]}")) as flow:
+        yield flow
 
 
 @pytest.fixture
