@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from confluent_kafka import Consumer, Message, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    ResourceType,
+)
 
 from etl.errors import EtlError
 from etl.settings import Settings
@@ -15,6 +22,28 @@ from etl.tables import CAPTURED_TABLES
 TopicPartitionKey = tuple[str, int]
 #: Consumer group of the read-only probes below; they never commit, so it holds no offsets.
 PROBE_GROUP = "etl-offset-probe"
+
+#: Kafka's default `message.max.bytes`: the largest record batch the broker, and so every CDC
+#: and curated topic, takes (the project keeps the default).
+KAFKA_MAX_MESSAGE_BYTES = 1_048_588
+#: Up to this size an original key or value is also in its dead letter as text (`*_text`);
+#: above it only as base64. The text copy is a convenience for reading the DLQ and costs up to
+#: 6 bytes per byte (JSON escapes control characters as \u00XX).
+DEAD_LETTER_TEXT_MAX_BYTES = 64 * 1024
+#: The DLQ topic's `max.message.bytes` and its producers' request size: a dead letter holds the
+#: original key and value as base64 (4/3 of at most KAFKA_MAX_MESSAGE_BYTES, 1.4 MB), their
+#: text copies (at most 2 x 6 x DEAD_LETTER_TEXT_MAX_BYTES, 0.8 MB) and its reasons (each value
+#: shown cut to 80 characters): under 2.3 MB for the largest record the CDC topics take. Without
+#: this a dead letter of a 0.6 MB original exceeded Kafka's default 1 MB and failed the query.
+DLQ_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+def topic_config(settings: Settings, topic: str) -> dict[str, str]:
+    """Kafka topic config of one of the pipeline's own topics (the DLQ takes larger records)."""
+    config = {"min.insync.replicas": str(settings.min_insync_replicas)}
+    if topic == settings.dlq_topic:
+        config["max.message.bytes"] = str(DLQ_MAX_MESSAGE_BYTES)
+    return config
 
 
 def transform_task_slots(settings: Settings) -> int:
@@ -28,16 +57,24 @@ def transform_task_slots(settings: Settings) -> int:
 
 
 def ensure_topics(settings: Settings, topics: list[str]) -> list[str]:
-    """Create missing topics with the configured partitions/replication; return those created."""
+    """Create missing topics with the configured partitions/replication and `topic_config`;
+    return those created. An existing DLQ topic gets its `max.message.bytes` set (a topic
+    created before that limit was raised)."""
     admin = AdminClient(settings.kafka_client_config())
     existing = set(admin.list_topics(timeout=10).topics)
+    if settings.dlq_topic in topics and settings.dlq_topic in existing:
+        _raise_message_limit(admin, settings.dlq_topic)
     missing = [t for t in topics if t not in existing]
     if not missing:
         return []
-    config = {"min.insync.replicas": str(settings.min_insync_replicas)}
     futures = admin.create_topics(
         [
-            NewTopic(t, settings.topic_partitions, settings.replication_factor, config=config)
+            NewTopic(
+                t,
+                settings.topic_partitions,
+                settings.replication_factor,
+                config=topic_config(settings, t),
+            )
             for t in missing
         ]
     )
@@ -48,6 +85,26 @@ def ensure_topics(settings: Settings, topics: list[str]) -> list[str]:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise EtlError(f"could not create topic {topic}: {exc}") from exc
     return missing
+
+
+def _raise_message_limit(admin: AdminClient, topic: str) -> None:
+    """Set `max.message.bytes` of an existing topic to DLQ_MAX_MESSAGE_BYTES (idempotent)."""
+    resource = ConfigResource(
+        ResourceType.TOPIC,
+        topic,
+        incremental_configs=[
+            ConfigEntry(
+                "max.message.bytes",
+                str(DLQ_MAX_MESSAGE_BYTES),
+                incremental_operation=AlterConfigOpType.SET,
+            )
+        ],
+    )
+    for future in admin.incremental_alter_configs([resource]).values():
+        try:
+            future.result(timeout=30)
+        except Exception as exc:
+            raise EtlError(f"could not set max.message.bytes of topic {topic}: {exc}") from exc
 
 
 def watermarks(

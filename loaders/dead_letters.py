@@ -28,6 +28,7 @@ from confluent_kafka import Producer
 
 from etl.errors import EtlError
 from etl.settings import Settings
+from etl.topics import DEAD_LETTER_TEXT_MAX_BYTES, DLQ_MAX_MESSAGE_BYTES
 
 #: SQLSTATE classes that name the data, not the warehouse: 22 data exception (overflow, bad
 #: value), 23 integrity constraint violation, 54 program limit exceeded (e.g. a value too big).
@@ -86,9 +87,9 @@ class DeadLetter:
             },
             "original": {
                 "key_base64": _base64(self.key),
-                "key_text": self.key_text,
+                "key_text": _shown_text(self.key),
                 "value_base64": _base64(self.value),
-                "value_text": _text(self.value),
+                "value_text": _shown_text(self.value),
             },
             "failed_at": failed_at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
         }
@@ -122,6 +123,11 @@ def describe(value: bytes | None) -> tuple[str | None, int | None]:
         return None, None
 
 
+def _shown_text(raw: bytes | None) -> str | None:
+    """The text copy in a dead letter: none above DEAD_LETTER_TEXT_MAX_BYTES (base64 has it)."""
+    return _text(raw) if raw is None or len(raw) <= DEAD_LETTER_TEXT_MAX_BYTES else None
+
+
 class DeadLetterProducer:
     """Sends dead letters to the DLQ topic and waits until Kafka has them all."""
 
@@ -129,7 +135,13 @@ class DeadLetterProducer:
         self.topic = settings.dlq_topic
         self.producer = Producer(
             settings.kafka_client_config(
-                **{"client.id": f"{client_id}-dlq", "acks": "all", "enable.idempotence": True}
+                **{
+                    "client.id": f"{client_id}-dlq",
+                    "acks": "all",
+                    "enable.idempotence": True,
+                    # a dead letter is larger than its original (base64 + text)
+                    "message.max.bytes": DLQ_MAX_MESSAGE_BYTES,
+                }
             )
         )
 

@@ -1,5 +1,25 @@
 """Shared test set-up: fixtures live in tests/fixtures/ and are registered here."""
 
+import os
+
+from hypothesis import HealthCheck, settings
+
+# Hypothesis: CI draws the same examples on every run (derandomized, no example database);
+# `HYPOTHESIS_PROFILE=explore` draws new ones, five times as many, to look for more.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,  # a Spark job's time varies with the machine's load
+    max_examples=60,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "explore", settings.get_profile("ci"), derandomize=False, max_examples=300
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 pytest_plugins = ["tests.fixtures.stack", "tests.fixtures.postgres", "tests.fixtures.quality"]
 
 

@@ -35,7 +35,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from etl.settings import Settings
-from etl.topics import ensure_topics, transform_task_slots
+from etl.topics import DLQ_MAX_MESSAGE_BYTES, ensure_topics, transform_task_slots
 from jobs.transform.progress import OUTPUT_METRICS, ProgressReporter
 from jobs.transform.route import TopicMap, route_tables
 from jobs.transform.session import build_spark_session, spark_jars
@@ -97,6 +97,8 @@ def start_transform(
         .writeStream.queryName(QUERY_NAME)
         .format("kafka")
         .options(**settings.spark_kafka_options())
+        # a dead letter is larger than its original (base64 + text): the DLQ takes up to this
+        .option("kafka.max.request.size", str(DLQ_MAX_MESSAGE_BYTES))
         .option("checkpointLocation", str(checkpoint_dir(settings)))
     )
     if settings.transform_mode == "realtime":

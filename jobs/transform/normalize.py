@@ -17,6 +17,7 @@ Dead-letter value (JSON; key = the original Kafka key bytes, so it partitions li
      "source": {"topic": ..., "partition": 0, "offset": 12, "timestamp_ms": ...},
      "original": {"key_base64": ..., "value_base64": ...,   # exact bytes (null if null)
                   "key_text": ..., "value_text": ...},      # UTF-8 text, null if not UTF-8
+                                                            # or over 64 KiB (base64 has it)
      "failed_at": "2026-11-27T07:43:23.001000Z"}
 """
 
@@ -26,6 +27,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType
 
+from etl.topics import DEAD_LETTER_TEXT_MAX_BYTES
 from jobs.transform.schemas import TABLE_COLUMNS, key_columns
 
 _JSON_OPTIONS = {
@@ -77,10 +79,11 @@ def curated_value(table: str) -> Column:
 
 def _original(column: str) -> tuple[Column, Column]:
     raw = F.col(column)
+    text = F.when(F.length(raw) <= DEAD_LETTER_TEXT_MAX_BYTES, raw.cast("string"))
     return (
         # Spark's base64 may wrap lines MIME-style (spark.sql.chunkBase64String.enabled).
         F.regexp_replace(F.base64(raw), r"\s", "").alias(f"{column}_base64"),
-        F.try_validate_utf8(raw.cast("string")).alias(f"{column}_text"),
+        F.try_validate_utf8(text).alias(f"{column}_text"),
     )
 
 

@@ -18,7 +18,13 @@ Input: the Kafka source's columns (`key`, `value` binary; `topic`, `partition`, 
 Op `t` (a TRUNCATE, captured since `skipped.operations=none`) carries no row: its state is null.
 
 Conversions never raise (Spark 4 runs ANSI SQL, where a plain cast of bad input fails the whole
-query): each is guarded by a pattern for the exact Debezium encoding, then `try_cast`.
+query): each is guarded by a pattern for the exact Debezium encoding, then `try_cast`. A value
+converts only if the warehouse can hold it too (hostile input found these, docs/transform.md,
+"Hostile input"): text without U+0000 (PostgreSQL text cannot hold it), timestamps within years
+0001-9999 in UTC (PostgreSQL has no year 0), LSNs, transaction ids and epoch milliseconds not
+negative and the latter not past 9999 (the loader turns them into timestamps). A `\\uD800`-style
+escape of an unpaired UTF-16 surrogate makes the whole value malformed: Java's JSON parser would
+accept it and Spark would silently store `?` in its place.
 """
 
 from __future__ import annotations
@@ -47,7 +53,29 @@ _ZONED_TIMESTAMP = (
 #: The Kafka source's columns the output keeps (a dead letter needs the original bytes).
 KAFKA_COLUMNS: tuple[str, ...] = ("topic", "partition", "offset", "timestamp", "key", "value")
 
-_JSON_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_FIELD}
+#: Strict JSON where Spark's reader is lenient by default: single-quoted strings are malformed.
+_JSON_OPTIONS = {
+    "mode": "PERMISSIVE",
+    "columnNameOfCorruptRecord": CORRUPT_FIELD,
+    "allowSingleQuotes": "false",
+}
+
+#: Microseconds since the epoch of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z: the
+#: timestamps both Spark and PostgreSQL hold (Spark parses year 0000, PostgreSQL refuses it).
+TIMESTAMP_MICROS_RANGE: tuple[int, int] = (-62_135_596_800_000_000, 253_402_300_799_999_999)
+#: Epoch milliseconds the loader can turn into a PostgreSQL timestamp: 1970 to the end of 9999.
+EPOCH_MS_RANGE: tuple[int, int] = (0, 253_402_300_799_999)
+#: The character PostgreSQL's text and jsonb cannot hold.
+NUL = "\u0000"
+#: A JSON `\\uXXXX` escape of an unpaired UTF-16 surrogate (after an even run of backslashes, so
+#: not an escaped backslash followed by `uD800`): a high one not followed by a low one, or a low
+#: one not preceded by a high one.
+_HEX2 = "[0-9a-fA-F]{2}"
+_LONE_SURROGATE = (
+    r"(?<!\\)(?:\\\\)*"
+    rf"(?:\\u[dD][89abAB]{_HEX2}(?!\\u[dD][c-fC-F]{_HEX2})"
+    rf"|(?<!\\u[dD][89abAB]{_HEX2})\\u[dD][c-fC-F]{_HEX2})"
+)
 
 
 def decimal_pattern(dtype: DecimalType) -> str:
@@ -57,14 +85,23 @@ def decimal_pattern(dtype: DecimalType) -> str:
 
 
 def typed_value(raw: Column, dtype: DataType) -> Column:
-    """The raw JSON text converted to `dtype`; null when it is null or not a valid encoding."""
+    """The raw JSON text converted to `dtype`; null when it is null, not a valid encoding, or a
+    value the warehouse cannot hold (see module doc)."""
     if isinstance(dtype, IntegerType | LongType):
         return F.when(raw.rlike(_INTEGER), raw.try_cast(dtype))
     if isinstance(dtype, DecimalType):
         return F.when(raw.rlike(decimal_pattern(dtype)), raw.try_cast(dtype))
     if isinstance(dtype, TimestampType):
-        return F.when(raw.rlike(_ZONED_TIMESTAMP), raw.try_cast(dtype))
-    return raw
+        converted = F.when(raw.rlike(_ZONED_TIMESTAMP), raw.try_cast(dtype))
+        return F.when(F.unix_micros(converted).between(*TIMESTAMP_MICROS_RANGE), converted)
+    return F.when(~raw.contains(NUL), raw)
+
+
+def bounded_long(raw: Column, lowest: int, highest: int | None = None) -> Column:
+    """The raw JSON text as a long in [lowest, highest]; null when it is not one."""
+    converted = typed_value(raw, LongType())
+    in_range = converted >= lowest if highest is None else converted.between(lowest, highest)
+    return F.when(in_range, converted)
 
 
 def _typed_row(raw_row: Column, table: str) -> Column:
@@ -77,6 +114,10 @@ def _parse_error(text: Column, env: Column) -> Column:
     return (
         F.when(value.isNull(), F.lit(None))
         .when(text.isNull(), F.lit("value is not valid UTF-8"))
+        .when(
+            text.contains("\\u") & text.rlike(_LONE_SURROGATE),
+            F.lit("value escapes an unpaired UTF-16 surrogate (\\uD800-\\uDFFF): not Unicode text"),
+        )
         .when(
             env.isNull() | env[CORRUPT_FIELD].isNotNull(),
             F.lit("value is not a JSON object of the Debezium envelope shape"),
@@ -121,10 +162,10 @@ def parse_envelope(raw: DataFrame, table: str) -> DataFrame:
         _parse_error(F.col("_text"), env).alias("parse_error"),
         "env",
         op.alias("op"),
-        typed_value(env["source"]["lsn"], LongType()).alias("version"),
-        typed_value(env["source"]["txId"], LongType()).alias("tx_id"),
-        typed_value(env["source"]["ts_ms"], LongType()).alias("source_ts_ms"),
-        typed_value(env["ts_ms"], LongType()).alias("event_ts_ms"),
+        bounded_long(env["source"]["lsn"], 0).alias("version"),
+        bounded_long(env["source"]["txId"], 0).alias("tx_id"),
+        bounded_long(env["source"]["ts_ms"], *EPOCH_MS_RANGE).alias("source_ts_ms"),
+        bounded_long(env["ts_ms"], *EPOCH_MS_RANGE).alias("event_ts_ms"),
         state_raw.alias("state_raw"),
         _typed_row(state_raw, table).alias("state"),
         ((op == "d") & F.lit(table not in FULL_ROW_DELETES)).alias("key_only"),

@@ -90,7 +90,8 @@ CORRUPT_FIELD = "_corrupt_record"
 def raw_envelope_schema(table: str) -> StructType:
     """The Debezium envelope fields the transform uses, leaves as strings (see module doc)."""
     row = raw_row_schema(table)
-    source = StructType([StructField(name, StringType()) for name in ("lsn", "txId", "ts_ms")])
+    source_fields = ("lsn", "txId", "ts_ms", "table")
+    source = StructType([StructField(name, StringType()) for name in source_fields])
     return StructType(
         [
             StructField("before", row),

@@ -4,7 +4,10 @@ An empty array means the record is good. Checks, in the order their violations a
 
 - `malformed`: the value is not a Debezium envelope (`parse_error`); nothing else is checked;
 - `envelope.op`, `envelope.required`, `envelope.type`: op in c/u/d/r, source.lsn/source.ts_ms/
-  ts_ms present and integers, source.txId an integer when present;
+  ts_ms present and integers (an LSN or txId not negative, epoch milliseconds within years
+  1970-9999), source.txId an integer when present;
+- `envelope.table`: `source.table`, when present, names the topic's table (a valid change of
+  another table on this topic is not taken for one of this table);
 - `envelope.row`: c/u/r carry `after`, d carries `before` (t, a TRUNCATE, carries no row);
 - `required`, `type`: every column present and in its Debezium encoding (for key-only deletes,
   just the key columns; an update's unchanged TOASTed columns, whose value was not sent, are
@@ -30,6 +33,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, DecimalType, IntegerType, LongType, TimestampType
 
 from etl.rules import ORDER_STATUSES
+from jobs.transform.parse import EPOCH_MS_RANGE, NUL
 from jobs.transform.rules import holds, rules_for
 from jobs.transform.schemas import TABLE_COLUMNS, key_columns
 
@@ -55,8 +59,9 @@ class Check:
 
 
 def _shown(value: Column) -> Column:
-    """A value quoted for a reason, cut to a readable length."""
-    return F.concat(F.lit("'"), F.substring(value.cast("string"), 1, _SHOWN_CHARS), F.lit("'"))
+    """A value quoted for a reason, cut to a readable length, U+0000 spelled out (`\\u0000`)."""
+    cut = F.substring(value.cast("string"), 1, _SHOWN_CHARS)
+    return F.concat(F.lit("'"), F.replace(cut, F.lit(NUL), F.lit("\\u0000")), F.lit("'"))
 
 
 def type_name(dtype: DataType) -> str:
@@ -65,11 +70,11 @@ def type_name(dtype: DataType) -> str:
     if isinstance(dtype, DecimalType):
         return f"a decimal string fitting numeric({dtype.precision},{dtype.scale})"
     if isinstance(dtype, TimestampType):
-        return "an ISO-8601 timestamp with zone"
-    return "a string"
+        return "an ISO-8601 timestamp with zone, years 0001-9999 in UTC"
+    return "a string without U+0000 (PostgreSQL text cannot hold it)"
 
 
-def _envelope_checks() -> list[Check]:
+def _envelope_checks(table: str) -> list[Check]:
     env, op = F.col("env"), F.col("op")
     checks = [
         Check(
@@ -81,22 +86,36 @@ def _envelope_checks() -> list[Check]:
             ),
         )
     ]
+    low, high = EPOCH_MS_RANGE
+    counter, epoch_ms = "an integer >= 0", f"epoch milliseconds from {low} to {high}"
     fields = [
-        ("source.lsn", env["source"]["lsn"], "version", True),
-        ("source.ts_ms", env["source"]["ts_ms"], "source_ts_ms", True),
-        ("ts_ms", env["ts_ms"], "event_ts_ms", True),
-        ("source.txId", env["source"]["txId"], "tx_id", False),
+        ("source.lsn", env["source"]["lsn"], "version", True, counter),
+        ("source.ts_ms", env["source"]["ts_ms"], "source_ts_ms", True, epoch_ms),
+        ("ts_ms", env["ts_ms"], "event_ts_ms", True, epoch_ms),
+        ("source.txId", env["source"]["txId"], "tx_id", False, counter),
     ]
-    for label, raw, typed, required in fields:
+    for label, raw, typed, required, expected in fields:
         if required:
             checks.append(Check(raw.isNull(), "envelope.required", F.lit(f"{label} is required")))
         checks.append(
             Check(
                 raw.isNotNull() & F.col(typed).isNull(),
                 "envelope.type",
-                F.concat(F.lit(f"{label}: expected an integer, got "), _shown(raw)),
+                F.concat(F.lit(f"{label}: expected {expected}, got "), _shown(raw)),
             )
         )
+    source_table = env["source"]["table"]
+    checks.append(
+        Check(
+            source_table.isNotNull() & (source_table != F.lit(table)),
+            "envelope.table",
+            F.concat(
+                F.lit("source.table: a change of "),
+                _shown(source_table),
+                F.lit(f" on the topic of '{table}'"),
+            ),
+        )
+    )
     row_name = F.when(op == "d", F.lit("before")).otherwise(F.lit("after"))
     checks.append(
         Check(
@@ -152,7 +171,7 @@ def with_violations(
     parsed: DataFrame, table: str, order_statuses: tuple[str, ...] = ORDER_STATUSES
 ) -> DataFrame:
     """`parsed` (from `parse_envelope`) plus `violations`: array<struct<rule, reason>>."""
-    checks = [*_envelope_checks(), *_column_checks(table, order_statuses)]
+    checks = [*_envelope_checks(table), *_column_checks(table, order_statuses)]
     any_failed = reduce(operator.or_, (check.failed for check in checks))
     listed = F.filter(F.array(*(c.violation() for c in checks)), lambda v: v.isNotNull())
     malformed = F.array(

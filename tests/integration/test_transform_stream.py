@@ -12,15 +12,11 @@ import base64
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -29,106 +25,19 @@ from confluent_kafka import Producer
 from etl.progress import TransformProgress
 from etl.settings import Settings
 from tests.fixtures.kafka import Record, collect
+from tests.fixtures.transform import TransformJob, running, transform_job
 from tests.unit.jobs.envelopes import envelope, row
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-#: Spark's first micro-batch compiles the whole plan: on a busy 2-core machine that is minutes.
-START_TIMEOUT_S = 400.0
 FLOW_TIMEOUT_S = 300.0
-
-
-@dataclass
-class TransformJob:
-    """One `python -m jobs.transform` process with its own home, topics and log."""
-
-    name: str
-    settings: Settings
-    env: dict[str, str]
-    proc: subprocess.Popen | None = None
-    started_at: float = field(default=0.0)
-
-    @property
-    def log(self) -> Path:
-        return self.settings.home / "transform.log"
-
-    def start(self) -> None:
-        self.settings.home.mkdir(parents=True, exist_ok=True)
-        self.started_at = time.time()
-        with self.log.open("a") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jobs.transform"],
-                cwd=REPO,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def wait_running(self, timeout_s: float = START_TIMEOUT_S) -> dict:
-        """Until the job writes a progress record newer than its start; returns it."""
-        path = TransformProgress.path(self.settings)
-        deadline = time.monotonic() + timeout_s
-        while True:
-            self.assert_alive()
-            if path.exists() and path.stat().st_mtime >= self.started_at:
-                return json.loads(path.read_text())
-            assert time.monotonic() < deadline, f"no progress in {timeout_s} s\n{self.log_tail()}"
-            time.sleep(0.5)
-
-    def assert_alive(self) -> None:
-        assert self.proc is not None and self.proc.poll() is None, (
-            f"transform exited with {self.proc and self.proc.returncode}\n{self.log_tail()}"
-        )
-
-    def kill(self) -> None:
-        """SIGKILL the driver and its JVM at once: a crash, no shutdown hook runs."""
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=60)
-
-    def terminate(self, timeout_s: float = 120) -> int:
-        """SIGTERM to the driver only, as supervisord sends it; returns the exit code."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            raise
-
-    def log_tail(self, lines: int = 40) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def transform_job(stack: Settings, name: str) -> TransformJob:
-    overrides = {
-        "ETL_HOME": str(stack.home / "transform-tests" / name),
-        "ETL_CURATED_TOPIC_PREFIX": f"curated-{name}",
-        "ETL_DLQ_TOPIC_NAME": f"dlq-{name}",
-    }
-    env = {**os.environ, **overrides}
-    settings = Settings(
-        home=Path(overrides["ETL_HOME"]),
-        curated_topic_prefix=overrides["ETL_CURATED_TOPIC_PREFIX"],
-        dlq_topic_name=overrides["ETL_DLQ_TOPIC_NAME"],
-    )
-    return TransformJob(name, settings, env)
 
 
 @pytest.fixture(scope="module")
 def job(stack: Settings) -> Iterator[TransformJob]:
     """A running transform shared by this module's flow tests; stopped with SIGTERM after."""
-    running = transform_job(stack, f"flow-{uuid.uuid4().hex[:6]}")
-    running.start()
-    try:
-        running.wait_running()
-        yield running
-    finally:
-        if running.proc and running.proc.poll() is None:
-            running.terminate()
+    with running(transform_job(stack, f"flow-{uuid.uuid4().hex[:6]}")) as flow:
+        yield flow
 
 
 @pytest.fixture
