@@ -6,9 +6,9 @@ taken independently of the pipeline, the checks against the warehouse, the figur
   restarted) is retried on the next tick, as a shop would.
 - `ChangeLog`: a second logical replication slot on the source with PostgreSQL's own
   `test_decoding` plugin, not Debezium's pgoutput. Logical decoding emits exactly the committed
-  (and flushed) transactions, each row change with its WAL position: the same LSN the pipeline
-  carries as a change's `version` (Debezium's `source.lsn`). Per (table, key) the log keeps the
-  newest change: its LSN and whether it was a delete.
+  (and flushed: the log waits for the flush) transactions, each row change with its WAL
+  position: the same LSN the pipeline carries as a change's `version` (Debezium's `source.lsn`).
+  Per (table, key) the log keeps the newest change: its LSN and whether it was a delete.
 - `warehouse_versions` / `count_missing`: the warehouse's row of each key (the current version
   of a dimension member, the fact row) must carry exactly that version and deleted flag.
 """
@@ -80,7 +80,7 @@ class ChangeLog:
     def __init__(self, settings: Settings, slot: str) -> None:
         self.dsn, self.slot = settings.source_dsn(), slot
         self.newest: Expected = {}
-        self.events: list[tuple[str, int]] = []  # (table, LSN) of every change since reset()
+        self.events: set[tuple[str, int]] = set()  # (table, LSN) of each change since reset()
         self.keys = {
             name: re.compile(rf"\b{e.key}\[[^\]]+\]:(-?\d+)") for name, e in ENTITIES.items()
         }
@@ -111,6 +111,7 @@ class ChangeLog:
         while True:
             try:
                 with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5) as conn:
+                    wait_for_wal_flush(conn)
                     rows = conn.execute(
                         "SELECT lsn::text, data FROM pg_logical_slot_get_changes("
                         "%s, %s::pg_lsn, NULL, 'include-xids', '0', 'skip-empty-xacts', '1')",
@@ -134,7 +135,7 @@ class ChangeLog:
         found = self.keys[table].search(rest)
         assert found, f"no key in change {data!r}"
         key = (table, int(found.group(1)))
-        self.events.append((table, lsn))
+        self.events.add((table, lsn))  # a set: a re-read transaction counts once
         if lsn >= self.newest.get(key, (-1, False))[0]:
             self.newest[key] = (lsn, op == "DELETE")
 
@@ -142,6 +143,21 @@ class ChangeLog:
         """Changes since reset() committed at or before `at`, newer than what the warehouse
         held of their table then (`marks`: `applied_watermarks`)."""
         return sum(1 for table, lsn in self.events if marks[table] < lsn <= at)
+
+
+def wait_for_wal_flush(conn: psycopg.Connection, timeout_s: float = 30) -> None:
+    """Until the WAL written so far is flushed. The load commits with `synchronous_commit=off`
+    (as `etl seed` does): logical decoding sees a commit only once the WAL writer flushed it
+    (within a few hundred ms), so a read right after the load would miss the last commits."""
+    row = conn.execute("SELECT pg_current_wal_lsn()").fetchone()
+    assert row is not None
+    deadline = time.monotonic() + timeout_s
+    query = "SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn"
+    while time.monotonic() < deadline:
+        flushed = conn.execute(query, (row[0],)).fetchone()
+        if flushed and flushed[0]:
+            return
+        time.sleep(0.05)
 
 
 def current_lsn(settings: Settings) -> int:
@@ -171,16 +187,20 @@ def warehouse_versions(conn: psycopg.Connection, keys: list[tuple[str, int]]) ->
     return found
 
 
-def count_missing(conn: psycopg.Connection, expected: Expected, exact: bool) -> int:
-    """Keys whose newest source change the warehouse does not hold: `exact`, its version and
-    deleted flag must be the source's; else at least that version (later changes may have
-    arrived already)."""
+def missing_changes(
+    conn: psycopg.Connection, expected: Expected, exact: bool
+) -> dict[tuple[str, int], tuple[tuple[int, bool], tuple[int, bool] | None]]:
+    """Keys whose newest source change the warehouse does not hold, with (source, warehouse)
+    (version, deleted): `exact`, the warehouse's must be the source's; else at least that
+    version (later changes may have arrived already)."""
     held = warehouse_versions(conn, list(expected))
-    missing = 0
+    missing = {}
     for key, (lsn, deleted) in expected.items():
-        version, is_deleted = held.get(key, (-1, False))
+        found = held.get(key)
+        version, is_deleted = found or (-1, False)
         ok = (version, is_deleted) == (lsn, deleted) if exact else version >= lsn
-        missing += not ok
+        if not ok:
+            missing[key] = ((lsn, deleted), found)
     return missing
 
 

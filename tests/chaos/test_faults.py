@@ -54,8 +54,8 @@ from tests.chaos.harness import (
     ChaosFigures,
     SteadyLoad,
     applied_watermarks,
-    count_missing,
     current_lsn,
+    missing_changes,
 )
 from tests.fixtures.stack import etl_cli
 from tests.fixtures.warehouse import (
@@ -70,7 +70,7 @@ from tests.fixtures.warehouse import (
 pytestmark = pytest.mark.chaos
 
 LOAD_ORDERS_PER_S = 20
-LOAD_BEFORE_S = 12.0
+LOAD_BEFORE_S = 10.0
 LOAD_AFTER_S = 10.0
 #: how long the pipeline stays stopped while the source keeps writing (the issue's minute)
 STOPPED_S = 60.0
@@ -135,19 +135,23 @@ class Scenario:
         self.at = current_lsn(self.settings)
         self.t0 = time.monotonic()
 
-    def _missing(self, exact: bool) -> int | None:
+    def _missing(self, exact: bool) -> dict | None:
         try:
             with psycopg.connect(self.settings.warehouse_dsn(), connect_timeout=5) as conn:
-                return count_missing(conn, self.log.newest, exact)
+                return missing_changes(conn, self.log.newest, exact)
         except psycopg.OperationalError:
             return None  # the warehouse is down: missing, as far as anyone can tell
 
     def _wait_until_held(self, exact: bool) -> int:
-        """Poll until the warehouse holds every change in the log; what is still missing."""
+        """Poll until the warehouse holds every change in the log; how many keys are still
+        missing (-1: the warehouse did not answer), the first few printed."""
         deadline = time.monotonic() + RECOVERY_TIMEOUT_S
-        while (missing := self._missing(exact)) != 0 and time.monotonic() < deadline:
+        while (missing := self._missing(exact)) != {} and time.monotonic() < deadline:
             time.sleep(0.5)
-        return -1 if missing is None else missing
+        if missing:
+            print(f"\n{self.name}: not in the warehouse (source, warehouse):", end=" ")
+            print(dict(list(missing.items())[:10]))
+        return -1 if missing is None else len(missing)
 
     def finish(self) -> ChaosFigures:
         self.log.read(self.at)  # the log holds the changes up to the recovery start only
