@@ -146,10 +146,12 @@ class ChangeLog:
 
 
 def wait_for_wal_flush(conn: psycopg.Connection, timeout_s: float = 30) -> None:
-    """Until the WAL written so far is flushed. The load commits with `synchronous_commit=off`
+    """Until the WAL inserted so far is flushed. The load commits with `synchronous_commit=off`
     (as `etl seed` does): logical decoding sees a commit only once the WAL writer flushed it
-    (within a few hundred ms), so a read right after the load would miss the last commits."""
-    row = conn.execute("SELECT pg_current_wal_lsn()").fetchone()
+    (within a few hundred ms), so a read right after the load would miss the last commits.
+    The insert position, not `pg_current_wal_lsn()` (the write position, which such a commit
+    may not have reached yet)."""
+    row = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()
     assert row is not None
     deadline = time.monotonic() + timeout_s
     query = "SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn"
@@ -158,13 +160,6 @@ def wait_for_wal_flush(conn: psycopg.Connection, timeout_s: float = 30) -> None:
         if flushed and flushed[0]:
             return
         time.sleep(0.05)
-
-
-def current_lsn(settings: Settings) -> int:
-    with psycopg.connect(settings.source_dsn(), connect_timeout=5) as conn:
-        row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
-    assert row is not None
-    return lsn_int(row[0])
 
 
 def _current_rows(entity_name: str) -> str:

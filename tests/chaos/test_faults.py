@@ -48,13 +48,14 @@ import pytest
 
 from app.compare import restart_pipeline, stop_pipeline
 from etl.settings import Settings
+from etl.source_db import current_wal_lsn
 from infra.local.supervisor import Supervisor
 from tests.chaos.harness import (
     ChangeLog,
     ChaosFigures,
     SteadyLoad,
     applied_watermarks,
-    current_lsn,
+    lsn_int,
     missing_changes,
 )
 from tests.fixtures.stack import etl_cli
@@ -132,7 +133,7 @@ class Scenario:
 
     def recovery_starts(self) -> None:
         self.marks = applied_watermarks(self.settings)
-        self.at = current_lsn(self.settings)
+        self.at = lsn_int(current_wal_lsn(self.settings))
         self.t0 = time.monotonic()
 
     def _missing(self, exact: bool) -> dict | None:
