@@ -21,7 +21,8 @@ Figures (one line per scenario, appended as JSON to `$ETL_HOME/chaos/results.jso
 
 - recovery time: from the moment recovery can start (the kill; for the stopped pipeline the
   `etl up`) until the warehouse holds every change committed up to that moment (each key at
-  least at its newest version as of then). Polled every 0.5 s.
+  least at its newest version as of then) and also a change committed after it (the pipeline
+  flows end to end again; the load goes on until then). Polled every 0.5 s.
 - in flight: change events committed up to that moment that were not yet applied then, counted
   from the change log: events above their table's newest applied version in the warehouse (a
   per-table watermark, so a slightly low count when partitions progress unevenly).
@@ -71,7 +72,9 @@ from tests.fixtures.warehouse import (
 pytestmark = pytest.mark.chaos
 
 LOAD_ORDERS_PER_S = 20
-LOAD_BEFORE_S = 10.0
+#: not a whole number: the load writes a tick's orders at the start of each second, so the fault
+#: falls while they are on their way through the pipeline
+LOAD_BEFORE_S = 10.4
 LOAD_AFTER_S = 10.0
 #: how long the pipeline stays stopped while the source keeps writing (the issue's minute)
 STOPPED_S = 60.0
@@ -154,12 +157,26 @@ class Scenario:
             print(dict(list(missing.items())[:10]))
         return -1 if missing is None else len(missing)
 
+    def _wait_until_newer_than(self, lsn: int) -> bool:
+        """Poll until the warehouse holds a change committed after `lsn` (the load goes on)."""
+        deadline = time.monotonic() + RECOVERY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                if max(applied_watermarks(self.settings).values()) > lsn:
+                    return True
+            except psycopg.OperationalError:
+                pass  # the warehouse is down
+            time.sleep(0.5)
+        return False
+
     def finish(self) -> ChaosFigures:
         self.log.read(self.at)  # the log holds the changes up to the recovery start only
         in_flight = self.log.in_flight(self.marks, self.at)
         missing_then = self._wait_until_held(exact=False)
+        resumed = self._wait_until_newer_than(self.at)
         recovery_s = time.monotonic() - self.t0
         assert missing_then == 0, f"{self.name}: {missing_then} keys never caught up"
+        assert resumed, f"{self.name}: no change committed after the fault reached the warehouse"
         time.sleep(max(0.0, self.t0 + LOAD_AFTER_S - time.monotonic()))
         self.load.stop()
         self.log.read()
