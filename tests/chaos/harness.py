@@ -42,6 +42,7 @@ class SteadyLoad:
         self.dsn, self.orders_per_s, self.seed = dsn, orders_per_s, seed
         self.orders = 0
         self.refused = 0  # ticks the source refused (it was down)
+        self.stop_at = float("inf")  # time.monotonic() at which it stops by itself
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="chaos-load", daemon=True)
 
@@ -58,7 +59,7 @@ class SteadyLoad:
 
     def _run(self) -> None:
         tick, next_at = 0, time.monotonic()
-        while not self._stop.is_set():
+        while not self._stop.is_set() and time.monotonic() < self.stop_at:
             try:
                 plan = SeedPlan(orders=self.orders_per_s, seed=self.seed * 100_000 + tick)
                 self.orders += run_seed(self.dsn, plan)["orders"]
