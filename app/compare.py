@@ -87,10 +87,8 @@ def measure_ceiling(
     settings: Settings, seconds: float, shoppers: int, run_dir: Path, say: Say
 ) -> Ceiling:
     """The same shop mix, unpaced, with nothing reading the source's changes (module docstring)."""
-    sup = Supervisor(settings)
     say(f"source-only ceiling: stopping {', '.join(PIPELINE_PROCESSES)} for {seconds:g} s")
-    for name in PIPELINE_PROCESSES:
-        sup.stop(name)
+    stop_pipeline(settings)
     pause_logical(settings)
     try:
         with psycopg.connect(settings.source_dsn(), autocommit=True) as src:
@@ -122,6 +120,13 @@ def measure_ceiling(
         seconds=seconds,
         caught_up_s=caught_up,
     )
+
+
+def stop_pipeline(settings: Settings) -> None:
+    """Stop every process that reads the source's changes (the source keeps its slot)."""
+    sup = Supervisor(settings)
+    for name in PIPELINE_PROCESSES:
+        sup.stop(name)
 
 
 def restart_pipeline(settings: Settings, say: Say, attempts: int = 4) -> None:

@@ -99,6 +99,10 @@ def render_page(result: StackStatus) -> str:
         for c in result.components
     )
     overall = "healthy" if result.healthy else "unhealthy"
+    slot = result.replication_slot
+    slot_warning = (
+        f"<p class='bad'>warning: {html.escape(slot.warning)}</p>" if slot and slot.warning else ""
+    )
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <meta http-equiv="refresh" content="5"><title>cdc-etl: {overall}</title>
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:4px 12px;text-align:left}}
@@ -106,6 +110,7 @@ def render_page(result: StackStatus) -> str:
 <h1>cdc-etl pipeline: <span class="{"ok" if result.healthy else "bad"}">{overall}</span></h1>
 <table><tr><th>component</th><th>state</th><th>pid</th><th>port</th><th>restarts</th>
 <th>detail</th></tr>{rows}</table>
+{slot_warning}
 {render_quality(result.quality)}
 <p><a href="/api/status">/api/status</a> · <a href="/api/topics">/api/topics</a>
  · <a href="/api/quality">/api/quality</a></p>

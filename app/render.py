@@ -36,6 +36,12 @@ def print_status(out: Console, result: StackStatus) -> None:
         print_quality_flag(out, result.quality)
     if result.dead_letters is not None and result.dead_letters.total:
         print_dead_letters(out, result.dead_letters)
+    if result.replication_slot is not None and result.replication_slot.warning:
+        out.print(
+            "[yellow]warning:[/yellow] " + escape(result.replication_slot.warning),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def print_dead_letters(out: Console, summary: DeadLetterSummary) -> None:

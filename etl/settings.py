@@ -165,6 +165,11 @@ class Settings(BaseSettings):
     heartbeat_interval_ms: int = Field(default=2_000, ge=0)
     debezium_poll_interval_ms: int = Field(default=50, ge=1)
     snapshot_mode: Literal["initial", "no_data", "always", "when_needed"] = "initial"
+    slot_lag_warn_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=0,
+        description="`etl status` warns when the slot's consumer is this far behind (bytes).",
+    )
 
     transform_mode: Literal["realtime", "microbatch"] = Field(
         default="realtime",

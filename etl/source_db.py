@@ -56,8 +56,12 @@ def prepare_source(settings: Settings) -> list[str]:
 
 
 def current_wal_lsn(settings: Settings) -> str:
+    """The WAL position every commit so far lies below: the insert position. Not
+    `pg_current_wal_lsn()`, the write position: a commit made with `synchronous_commit=off`
+    (as `etl seed` and the load tests make them) can still sit in the WAL buffers above it, so a
+    drain judged by that target could be declared while such a commit is still on its way."""
     with psycopg.connect(settings.source_dsn()) as conn:
-        row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+        row = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
     assert row is not None
     return str(row[0])
 

@@ -25,11 +25,14 @@ pytest_plugins = ["tests.fixtures.stack", "tests.fixtures.postgres", "tests.fixt
 
 def pytest_collection_modifyitems(config, items):
     """Order by what a test does to the shared stack: tests that start the whole pipeline
-    (`pipeline` fixture) run after the rest, and tests that stop the stack (name contains
-    `lifecycle`) run last. The sort is stable, so order within each group is kept."""
+    (`pipeline` fixture) run after the rest, then the chaos suite (marker `chaos`: it kills and
+    stops services), and tests that stop the stack (name contains `lifecycle`) run last. The
+    sort is stable, so order within each group is kept."""
 
     def phase(item) -> int:
         if "lifecycle" in item.nodeid:
+            return 3
+        if item.get_closest_marker("chaos"):
             return 2
         return 1 if "pipeline" in getattr(item, "fixturenames", ()) else 0
 

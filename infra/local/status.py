@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from etl.dead_letters import DeadLetterSummary, dead_letter_summary
 from etl.quality_results import QualityRun, last_run
+from etl.replication_slot import SlotLag, slot_lag
 from etl.settings import Settings
 from infra.local.supervisor import Supervisor, program_log_path
 from infra.services import SERVICES, Service
@@ -38,13 +39,16 @@ class ComponentStatus(BaseModel):
 class StackStatus(BaseModel):
     """`healthy` is about the services; `quality` (the newest quality run, None: none or the
     warehouse is down) and `dead_letters` (changes the loader did not load, None: the warehouse
-    is down) are reported beside it, so a failed expectation or a dead-lettered change is
-    flagged, not hidden, without turning a running pipeline "unhealthy"."""
+    is down) and `replication_slot` (Debezium's slot: WAL held, lag, a warning when it is not
+    read or falls behind; None: the source is down or has no slot yet) are reported beside it,
+    so a failed expectation, a dead-lettered change or a growing slot is flagged, not hidden,
+    without turning a running pipeline "unhealthy"."""
 
     healthy: bool
     components: list[ComponentStatus]
     quality: QualityRun | None = None
     dead_letters: DeadLetterSummary | None = None
+    replication_slot: SlotLag | None = None
 
 
 def newest_quality_run(settings: Settings) -> QualityRun | None:
@@ -58,6 +62,15 @@ def loader_dead_letters(settings: Settings) -> DeadLetterSummary | None:
     try:
         return dead_letter_summary(settings.warehouse_dsn())
     except Exception:  # warehouse down or not migrated: its own component says so
+        return None
+
+
+def replication_slot_lag(settings: Settings) -> SlotLag | None:
+    try:
+        return slot_lag(
+            settings.source_dsn(role="reader"), settings.slot_name, settings.slot_lag_warn_bytes
+        )
+    except Exception:  # source down or not migrated: its own component says so
         return None
 
 
@@ -107,4 +120,5 @@ def status(settings: Settings) -> StackStatus:
         components=components,
         quality=newest_quality_run(settings),
         dead_letters=loader_dead_letters(settings),
+        replication_slot=replication_slot_lag(settings),
     )

@@ -13,7 +13,6 @@ import os
 import signal
 import threading
 import time
-from itertools import pairwise
 
 import psycopg
 import pytest
@@ -22,12 +21,14 @@ from fastapi.testclient import TestClient
 from app.dashboard import create_app
 from app.seed import SeedPlan, run_seed
 from etl.settings import Settings
-from etl.topics import high_watermarks
 from infra.local.supervisor import Supervisor
 from tests.fixtures.stack import etl_cli
 from tests.fixtures.warehouse import (
+    Offsets,
+    curated_ends,
     describe,
     loader_in_transaction,
+    offset_coverage,
     rebuild_warehouse,
     reconcile_json,
 )
@@ -36,18 +37,14 @@ pytestmark = pytest.mark.e2e
 
 
 #: Curated offsets the warehouse was reset to: every later message is loaded exactly once.
-RESET_OFFSETS: list[tuple[str, int, int]] = []
-
-
-def curated_ends(settings: Settings) -> list[tuple[str, int, int]]:
-    marks = high_watermarks(settings, settings.curated_topics())
-    return [(topic, partition, end) for (topic, partition), end in marks.items()]
+RESET_OFFSETS: Offsets = {}
 
 
 @pytest.fixture(scope="module")
 def running(pipeline: Settings) -> Settings:
     """Every component running, on a warehouse rebuilt from the CDC topics (see module doc)."""
-    RESET_OFFSETS[:] = rebuild_warehouse(pipeline)
+    RESET_OFFSETS.clear()
+    RESET_OFFSETS.update(rebuild_warehouse(pipeline))
     return pipeline
 
 
@@ -90,23 +87,10 @@ def test_loader_killed_mid_batch_still_reconciles_without_double_application(run
     code, result = reconcile_json()
     assert result["match"] is True and code == 0, describe(result)
     assert sup.restarts("loader") == restarts + 1  # supervisord brought it back
+    # The killed batch left no trace; every committed batch covers offsets no other batch did.
     with psycopg.connect(running.warehouse_dsn()) as conn:
-        audit = conn.execute("SELECT rows_in, offsets FROM dw.etl_load_audit").fetchall()
-    # The killed batch left no trace; every committed batch covers offsets no other batch did:
-    # per partition the ranges [from, to) follow each other with neither gap nor overlap.
-    ranges: dict[tuple[str, int], list[tuple[int, int]]] = {}
-    for _, offsets in audit:
-        for o in offsets:
-            ranges.setdefault((o["topic"], o["partition"]), []).append((o["from"], o["to"]))
-    start = {(t, p): o for t, p, o in RESET_OFFSETS}
-    end = {(t, p): o for t, p, o in curated_ends(running)}
-    for tp, spans in ranges.items():
-        spans.sort()
-        assert spans[0][0] >= start[tp], tp
-        for (_, prev_to), (nxt_from, _) in pairwise(spans):
-            assert nxt_from == prev_to, f"{tp}: batches overlap or leave a gap: {spans}"
-    consumed = sum(end[tp] - start[tp] for tp in end)
-    assert sum(rows for rows, _ in audit) == consumed, "each message in exactly one batch"
+        coverage = offset_coverage(conn, RESET_OFFSETS, curated_ends(running))
+    assert coverage.exactly_once, coverage
 
 
 def test_bench_latency_times_orders_that_really_arrived(running):
