@@ -267,10 +267,13 @@ SinceOption = typer.Option(
 )
 
 
-def _stage(stage: str | None) -> str | None:
+def _dlq_selection(table: str | None, stage: str | None, since: str | None) -> dict[str, Any]:
+    """The `etl dlq` filters as keyword arguments of app.dlq, each checked."""
+    from app.dlq import parse_since
+
     if stage not in (None, "transform", "loader"):
         raise EtlError(f"--stage {stage!r}: must be transform or loader")
-    return stage
+    return {"table": table, "stage": stage, "since": parse_since(since) if since else None}
 
 
 @dlq_app.command("list")
@@ -282,15 +285,10 @@ def dlq_list(
     as_json: bool = JsonOption,
 ) -> None:
     """Every dead letter, oldest first: rule, reason, source position, key, when replayed."""
-    from app.dlq import dead_letters, parse_since
+    from app.dlq import dead_letters
     from app.render import print_dead_letter_list
 
-    entries = dead_letters(
-        _settings(),
-        table=table,
-        stage=_stage(stage),
-        since=parse_since(since) if since else None,
-    )
+    entries = dead_letters(_settings(), **_dlq_selection(table, stage, since))
     if as_json:
         print_json({"dead_letters": [e.model_dump(mode="json") for e in entries]})
     else:
@@ -311,23 +309,16 @@ def dlq_replay(
 ) -> None:
     """Send dead letters back through the pipeline after a fix (transform ones through the
     transform, loader ones to the loader); the warehouse applies each change at most once."""
-    from app.dlq import parse_since
     from app.dlq import replay as run_replay
 
+    selection = _dlq_selection(table, stage, since)
     with console.status("reading the dead-letter topic and replaying..."):
-        result = run_replay(
-            _settings(),
-            table=table,
-            stage=_stage(stage),
-            since=parse_since(since) if since else None,
-            again=again,
-            dry_run=dry_run,
-        )
+        result = run_replay(_settings(), **selection, again=again, dry_run=dry_run)
     if as_json:
         print_json(result)
         return
     verb = "would send" if dry_run else "sent"
-    count = sum(result.by_topic.values()) if dry_run else result.sent
+    count = sum(result.by_topic.values())
     topics = ", ".join(f"{t}: {n}" for t, n in sorted(result.by_topic.items())) or "-"
     out.print(
         f"{result.matched} dead letter(s) selected; {verb} {count} ({topics}); "

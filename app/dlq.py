@@ -22,6 +22,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,7 +32,7 @@ from pydantic import BaseModel, Field
 
 from etl.errors import EtlError
 from etl.settings import Settings
-from etl.topics import read_topic
+from etl.topics import KAFKA_MAX_MESSAGE_BYTES, read_topic
 
 #: Header on every replayed message: the DLQ position it came from (for tracing, not logic).
 REPLAY_HEADER = "etl-replay-of"
@@ -56,7 +57,16 @@ class DeadLetterEntry(BaseModel):
     replayed_at: datetime | None = None
     original_key: bytes | None = Field(default=None, exclude=True)
     original_value: bytes | None = Field(default=None, exclude=True)
-    replayable: bool = Field(default=False, exclude=True)
+
+    @property
+    def replayable(self) -> bool:
+        """Where to send it and what: a tombstone is never dead-lettered, so a letter without
+        value bytes is not replayable."""
+        return (
+            self.source_topic is not None
+            and self.source_partition is not None
+            and self.original_value is not None
+        )
 
     @property
     def source_position(self) -> str:
@@ -80,15 +90,16 @@ class ReplaySkip(BaseModel):
 
 
 class ReplayResult(BaseModel):
-    """What `etl dlq replay` did (or would do, with --dry-run)."""
+    """What `etl dlq replay` did (or would do, with --dry-run: `sent` 0, `by_topic` what would
+    be sent)."""
 
-    dry_run: bool
-    matched: int  # dead letters the filters selected
-    sent: int
-    already_replayed: int
-    duplicates: int  # the same change dead-lettered more than once (at-least-once topics)
-    not_replayable: list[ReplaySkip]
-    by_topic: dict[str, int]
+    dry_run: bool = False
+    matched: int = 0  # dead letters the filters selected
+    sent: int = 0
+    already_replayed: int = 0
+    duplicates: int = 0  # the same change dead-lettered more than once (at-least-once topics)
+    not_replayable: list[ReplaySkip] = Field(default_factory=list)
+    by_topic: dict[str, int] = Field(default_factory=dict)
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:
@@ -104,6 +115,11 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
             f"--since {text!r}: give an ISO time (2026-11-29T08:00:00Z) or an age (90s, 30m, "
             "2h, 7d)"
         ) from None
+    return _utc(when)
+
+
+def _utc(when: datetime) -> datetime:
+    """A time without a zone is UTC."""
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
@@ -138,8 +154,7 @@ def _failed_at(msg: Message, letter_value: Any) -> datetime | None:
         return datetime.fromtimestamp(ts_ms / 1000, UTC)
     if isinstance(letter_value, str):
         try:
-            when = datetime.fromisoformat(letter_value)
-            return when if when.tzinfo else when.replace(tzinfo=UTC)
+            return _utc(datetime.fromisoformat(letter_value))
         except ValueError:
             pass
     return None
@@ -169,8 +184,6 @@ def parse_dead_letter(msg: Message) -> DeadLetterEntry:
         )
     source = _object(letter.get("source"))
     original = _object(letter.get("original"))
-    key, value = _decode(original.get("key_base64")), _decode(original.get("value_base64"))
-    topic, partition = _text(source.get("topic")), _int(source.get("partition"))
     return DeadLetterEntry(
         dlq_partition=dlq_partition,
         dlq_offset=dlq_offset,
@@ -178,15 +191,13 @@ def parse_dead_letter(msg: Message) -> DeadLetterEntry:
         entity=_text(letter.get("entity")),
         rule=_text(letter.get("rule")) or "?",
         reason=_text(letter.get("reason")) or "?",
-        source_topic=topic,
-        source_partition=partition,
+        source_topic=_text(source.get("topic")),
+        source_partition=_int(source.get("partition")),
         source_offset=_int(source.get("offset")),
         key=_text(original.get("key_text")),
         failed_at=_failed_at(msg, letter.get("failed_at")),
-        original_key=key,
-        original_value=value,
-        # a tombstone is never dead-lettered: a letter without value bytes is not replayable
-        replayable=topic is not None and partition is not None and value is not None,
+        original_key=_decode(original.get("key_base64")),
+        original_value=_decode(original.get("value_base64")),
     )
 
 
@@ -226,20 +237,21 @@ def dead_letters(
     return entries
 
 
-def plan_replay(
-    entries: Iterable[DeadLetterEntry], *, again: bool
-) -> tuple[list[DeadLetterEntry], ReplayResult]:
+@dataclass
+class ReplayPlan:
+    """What a replay sends (one entry per change, in source order per partition) and the other
+    dead letters of the same changes, recorded as replayed with it."""
+
+    todo: list[DeadLetterEntry]
+    duplicates: dict[str, list[DeadLetterEntry]]  # digest -> the other letters of that change
+    result: ReplayResult
+
+
+def plan_replay(entries: Iterable[DeadLetterEntry], *, again: bool) -> ReplayPlan:
     """Which entries to send, in source order per partition, and why the others are not."""
-    result = ReplayResult(
-        dry_run=True,
-        matched=0,
-        sent=0,
-        already_replayed=0,
-        duplicates=0,
-        not_replayable=[],
-        by_topic={},
-    )
+    result = ReplayResult()
     chosen: dict[str, DeadLetterEntry] = {}
+    duplicates: dict[str, list[DeadLetterEntry]] = {}
     for entry in entries:
         result.matched += 1
         if not entry.replayable:
@@ -251,6 +263,7 @@ def plan_replay(
             result.already_replayed += 1
         elif entry.digest() in chosen:
             result.duplicates += 1
+            duplicates.setdefault(entry.digest(), []).append(entry)
         else:
             chosen[entry.digest()] = entry
     todo = sorted(
@@ -260,7 +273,7 @@ def plan_replay(
     for entry in todo:
         assert entry.source_topic is not None
         result.by_topic[entry.source_topic] = result.by_topic.get(entry.source_topic, 0) + 1
-    return todo, result
+    return ReplayPlan(todo, duplicates, result)
 
 
 def _send(settings: Settings, todo: list[DeadLetterEntry]) -> list[tuple[str, int, int]]:
@@ -272,7 +285,8 @@ def _send(settings: Settings, todo: list[DeadLetterEntry]) -> list[tuple[str, in
                 "client.id": "etl-dlq-replay",
                 "acks": "all",
                 "enable.idempotence": True,  # in order, once per partition, despite retries
-                "message.max.bytes": 16 * 1024 * 1024,
+                # an original is at most what its topic takes (the DLQ's letters are larger)
+                "message.max.bytes": KAFKA_MAX_MESSAGE_BYTES,
             }
         )
     )
@@ -328,21 +342,23 @@ def replay(
 ) -> ReplayResult:
     """Send the selected dead letters' originals back where they were read; record them."""
     entries = dead_letters(settings, table=table, stage=stage, since=since)
-    todo, result = plan_replay(entries, again=again)
+    plan = plan_replay(entries, again=again)
+    result = plan.result
     result.dry_run = dry_run
-    if dry_run or not todo:
+    if dry_run or not plan.todo:
         return result
-    sent = _send(settings, todo)
+    sent = _send(settings, plan.todo)
+    rows = []
+    for entry, position in zip(plan.todo, sent, strict=True):
+        digest = entry.digest()
+        for letter in (entry, *plan.duplicates.get(digest, ())):
+            rows.append(
+                (settings.dlq_topic, letter.dlq_partition, letter.dlq_offset, digest, *position)
+            )
     with (
         psycopg.connect(settings.warehouse_dsn(), connect_timeout=10) as conn,
         conn.cursor() as cur,
     ):
-        cur.executemany(
-            _RECORD,
-            [
-                (settings.dlq_topic, e.dlq_partition, e.dlq_offset, e.digest(), *position)
-                for e, position in zip(todo, sent, strict=True)
-            ],
-        )
+        cur.executemany(_RECORD, rows)
     result.sent = len(sent)
     return result

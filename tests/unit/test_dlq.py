@@ -126,17 +126,21 @@ def test_replay_sends_each_change_once_in_source_order_and_says_why_not_the_othe
         entry(1, 5),
         entry(2, 12),  # the same change dead-lettered twice (at-least-once transform)
         entry(3, 8, replayed_at=NOW),
-        entry(4, 9, original_value=None, replayable=False),
+        entry(4, 9, original_value=None),
     ]
-    todo, result = plan_replay(entries, again=False)
+    plan = plan_replay(entries, again=False)
+    todo, result = plan.todo, plan.result
     assert [e.source_offset for e in todo] == [5, 12]
+    # the second letter of the sent change is recorded as replayed with it
+    assert [e.dlq_offset for e in plan.duplicates[todo[1].digest()]] == [2]
     assert (result.matched, result.already_replayed, result.duplicates) == (5, 1, 1)
     assert [(s.dlq_offset, s.why.split(":")[0]) for s in result.not_replayable] == [
         (4, "status_allowed")
     ]
     assert result.by_topic == {"cdc.public.orders": 2}
 
-    todo, result = plan_replay(entries, again=True)
+    plan = plan_replay(entries, again=True)
+    todo, result = plan.todo, plan.result
     assert [e.source_offset for e in todo] == [5, 8, 12] and result.already_replayed == 0
 
 
