@@ -17,15 +17,10 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -37,7 +32,8 @@ from etl.tables import CAPTURED_TABLES
 from etl.topics import ensure_topics, message_counts
 from etl.warehouse_db import DATA_TABLES, prepare_warehouse
 from tests.fixtures.kafka import collect
-from tests.fixtures.transform import REPO, TransformJob, running, transform_job
+from tests.fixtures.loader import LoaderProcess
+from tests.fixtures.transform import TransformJob, running, transform_job
 from tests.unit.jobs.envelopes import envelope, row
 from tests.unit.jobs.hostile import Record, hostile_corpus
 
@@ -116,31 +112,15 @@ def warehouse_state(settings: Settings) -> dict[str, list[tuple]]:
         }
 
 
-def start_loader(settings: Settings, log: Path) -> subprocess.Popen:
-    """`python -m loaders` of the stack (its home holds the warehouse secrets) on the job's
-    curated topics and DLQ, in its own consumer group."""
-    loader_env = {
-        **os.environ,
-        "ETL_CURATED_TOPIC_PREFIX": settings.curated_topic_prefix,
-        "ETL_DLQ_TOPIC_NAME": settings.dlq_topic,
-        "ETL_LOADER_GROUP_ID": f"loader-{settings.curated_topic_prefix}",
-        "ETL_LOADER_MAX_WAIT_MS": "200",
-    }
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "loaders"], cwd=REPO, env=loader_env, stdout=out, stderr=out
-        )
-
-
-def wait_for_customer(
-    settings: Settings, customer_id: int, loader: subprocess.Popen, log: Path
-) -> None:
+def wait_for_customer(settings: Settings, customer_id: int, loader: LoaderProcess) -> None:
     deadline = time.monotonic() + FLOW_TIMEOUT_S
     with psycopg.connect(settings.warehouse_dsn(), autocommit=True) as conn:
         while not conn.execute(
             "SELECT 1 FROM dw.dim_customer WHERE customer_id = %s", (customer_id,)
         ).fetchone():
-            assert loader.poll() is None, f"the loader exited: {log.read_text()[-3000:]}"
+            assert loader.proc.poll() is None, (
+                f"the loader exited: {loader.log_path.read_text()[-3000:]}"
+            )
             assert time.monotonic() < deadline, f"customer {customer_id} not in the warehouse"
             time.sleep(0.5)
 
@@ -184,14 +164,21 @@ def test_hostile_records_are_dead_letters_and_the_job_keeps_running(job: Transfo
     customer_id = 9_000_000_000 + int(uuid.uuid4().int % 1_000_000)
     good = envelope("customers", after=row("customers", customer_id=customer_id))
     produce(settings, {"customers": [(None, json.dumps(good).encode())]})
-    loader_log = settings.home / "loader.log"
-    loader = start_loader(settings, loader_log)
+    # the stack's loader code and home (warehouse secrets), on the job's curated topics and DLQ
+    loader = LoaderProcess(
+        f"loader-{settings.curated_topic_prefix}",
+        None,
+        settings.home / "loader.log",
+        env={
+            "ETL_CURATED_TOPIC_PREFIX": settings.curated_topic_prefix,
+            "ETL_DLQ_TOPIC_NAME": settings.dlq_topic,
+        },
+    )
     try:
-        wait_for_customer(stack, customer_id, loader, loader_log)
+        wait_for_customer(stack, customer_id, loader)
         wait_for_audit(stack, loader)
     finally:
-        loader.send_signal(signal.SIGTERM)
-        loader.wait(timeout=60)
+        loader.stop()
     after = warehouse_state(stack)
 
     job.assert_alive()
@@ -203,7 +190,7 @@ def test_hostile_records_are_dead_letters_and_the_job_keeps_running(job: Transfo
     with psycopg.connect(stack.warehouse_dsn()) as conn:
         loaded = conn.execute(
             "SELECT count(*), sum(rows_in) FROM dw.etl_load_audit WHERE loader_id = %s",
-            (f"{socket.gethostname()}-{loader.pid}",),
+            (f"{socket.gethostname()}-{loader.proc.pid}",),
         ).fetchone()
     assert loaded == (len(set(after["etl_load_audit"]) - set(before["etl_load_audit"])), 1)
     print(
@@ -218,14 +205,14 @@ def position(letter: dict[str, Any]) -> Position:
     return (source["topic"], source["partition"], source["offset"])
 
 
-def wait_for_audit(settings: Settings, loader: subprocess.Popen) -> None:
+def wait_for_audit(settings: Settings, loader: LoaderProcess) -> None:
     """Until the loader's batch with the good change is in the audit (it commits with it)."""
     deadline = time.monotonic() + 60
     with psycopg.connect(settings.warehouse_dsn(), autocommit=True) as conn:
         while not conn.execute(
             "SELECT 1 FROM dw.etl_offsets WHERE topic LIKE 'curated-hostile-%' AND next_offset > 0"
         ).fetchone():
-            assert loader.poll() is None and time.monotonic() < deadline
+            assert loader.proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.2)
 
 

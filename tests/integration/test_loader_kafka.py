@@ -8,11 +8,8 @@ ends (so records of earlier tests are not re-read) and uses its own consumer gro
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,11 +24,11 @@ from etl.settings import Settings
 from etl.topics import high_watermarks as curated_watermarks
 from etl.warehouse_db import DATA_TABLES, prepare_warehouse
 from loaders.apply import sql_file
+from tests.fixtures.loader import LoaderProcess
 from tests.fixtures.warehouse import loader_in_transaction
 from tests.unit.loaders.records import WAREHOUSE_VERSIONS, change_history, expected_versions
 
 pytestmark = pytest.mark.integration
-REPO = Path(__file__).resolve().parents[2]
 
 
 def high_watermarks(settings: Settings) -> dict[tuple[str, int], int]:
@@ -62,35 +59,6 @@ def produce(settings: Settings, records: list[dict[str, Any]]) -> None:
         )
         producer.poll(0)
     assert producer.flush(30) == 0
-
-
-class LoaderProcess:
-    def __init__(self, group: str, batch_size: int, log_path: Path) -> None:
-        env = {
-            **os.environ,
-            "ETL_LOADER_GROUP_ID": group,
-            "ETL_LOADER_BATCH_SIZE": str(batch_size),
-            "ETL_LOADER_MAX_WAIT_MS": "200",
-        }
-        self.log_path = log_path
-        self.log = log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "loaders"], cwd=REPO, env=env, stdout=self.log, stderr=self.log
-        )
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        code = self.proc.wait(timeout=60)
-        self.log.close()
-        return code
-
-    def log_lines(self) -> list[dict[str, Any]]:
-        return [
-            json.loads(line)
-            for line in self.log_path.read_text().splitlines()
-            if line.startswith("{")
-        ]
 
 
 def wait_until_loaded(

@@ -18,8 +18,8 @@ import psycopg
 import pytest
 
 from etl.settings import Settings
+from tests.fixtures.loader import LoaderProcess
 from tests.integration.test_loader_kafka import (  # noqa: F401 - `warehouse` is a fixture
-    LoaderProcess,
     produce,
     wait_until_loaded,
     warehouse,
