@@ -91,7 +91,11 @@ class TransformProgress(ProgressFile):
     - `endOffsets`: `{topic: {partition: next offset to read}}` over all sources;
     - `backlog`: messages on the CDC topics not yet read (latest minus end offsets);
     - `written`: `{"curated": n, "dlq": n}` of that batch (absent when idle);
-    - `queryId`, `runId`, `sources` (Spark's per-source progress, offsets as objects).
+    - `queryId`, `runId`, `sources` (Spark's per-source progress, offsets as objects);
+    - `status`: set only on the record a starting job writes before its first progress event,
+      once every task of its first batch runs (records flow from then on; in real-time mode the
+      event itself comes only when the batch ends, a checkpoint interval later). Its
+      `endOffsets` and `backlog` are the previous record's of the same query, if any.
     """
 
     FILE_NAME: ClassVar[str] = "transform-progress.json"
@@ -110,6 +114,7 @@ class TransformProgress(ProgressFile):
     backlog: int = 0
     sources: list[dict[str, Any]] = Field(default_factory=list)
     written: dict[str, int] | None = None
+    status: str | None = None
 
     @field_validator("run_id", "query_id", "timestamp", mode="before")
     @classmethod
@@ -126,6 +131,7 @@ class TransformProgress(ProgressFile):
             "durationMs": self.duration_ms.get("triggerExecution"),
             "backlog": self.backlog,
             "endOffsets": self.end_offsets or None,
+            "status": self.status,
         }
         return {k: v for k, v in values.items() if v is not None}
 

@@ -146,7 +146,7 @@ def run(settings: Settings) -> int:
     )
     try:
         query = start_transform(spark, settings, topics)
-        reporter = ProgressReporter(settings)
+        reporter = ProgressReporter(settings, spark.sparkContext.statusTracker())
         log.info(
             "transform started",
             extra={

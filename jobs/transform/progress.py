@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
+from pyspark import StatusTracker
 from pyspark.sql.streaming import StreamingQuery
 
 from etl.progress import TransformProgress
@@ -80,19 +82,42 @@ def progress_summary(progress: dict[str, Any]) -> TransformProgress:
     )
 
 
-class ProgressReporter:
-    """Emits every progress event of a query once: a log line and the progress file."""
+def running_tasks(tracker: StatusTracker) -> tuple[int, int] | None:
+    """(running, total) tasks of the active stage whose tasks all run, else None.
 
-    def __init__(self, settings: Settings) -> None:
+    The query is this driver's only job, so a stage with every task running is its batch: in
+    real-time mode, its long-running tasks read and write records as they arrive.
+    """
+    for stage_id in tracker.getActiveStageIds():
+        info = tracker.getStageInfo(stage_id)
+        if info is not None and 0 < info.numTasks == info.numActiveTasks:
+            return info.numActiveTasks, info.numTasks
+    return None
+
+
+class ProgressReporter:
+    """Emits every progress event of a query once: a log line and the progress file.
+
+    Before the first event of this run it also reports, once, that the first batch's tasks all
+    run (`TransformProgress.status`): health and `etl up` need not wait a real-time checkpoint
+    interval (30 s) for a job that already moves records.
+    """
+
+    def __init__(self, settings: Settings, tracker: StatusTracker | None = None) -> None:
         self.settings = settings
+        self.tracker = tracker
         self._seen: set[tuple[Any, Any]] = set()
+        self._started_reported = False
 
     def poll(self, query: StreamingQuery) -> None:
         """Cheap when nothing happened: one small Py4J call for the last event; the window of
         up to 100 events (each a JSON round trip) is fetched only when that one is new. Polling
         the window every time cost the idle stack 4% of a core."""
         last = query.lastProgress
-        if last is None or (last.get("batchId"), last.get("timestamp")) in self._seen:
+        if last is None:
+            self._report_started(query)
+            return
+        if (last.get("batchId"), last.get("timestamp")) in self._seen:
             return
         window = query.recentProgress
         for progress in window:
@@ -104,3 +129,24 @@ class ProgressReporter:
             summary.write(self.settings)
         # Only events still in Spark's window can come back: remembering those is enough.
         self._seen = {(p.get("batchId"), p.get("timestamp")) for p in window}
+
+    def _report_started(self, query: StreamingQuery) -> None:
+        if self._started_reported or self.tracker is None:
+            return
+        tasks = running_tasks(self.tracker)
+        if tasks is None:
+            return
+        previous = TransformProgress.read(self.settings)
+        query_id = str(query.id)
+        same_query = previous is not None and previous.query_id == query_id
+        started = TransformProgress(
+            timestamp=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            query_id=query_id,
+            run_id=str(query.runId),
+            end_offsets=previous.end_offsets if previous and same_query else {},
+            backlog=previous.backlog if previous and same_query else 0,
+            status=f"first batch running ({tasks[0]}/{tasks[1]} tasks)",
+        )
+        log.info("first batch running", extra={"tasks": tasks[1]})
+        started.write(self.settings)
+        self._started_reported = True

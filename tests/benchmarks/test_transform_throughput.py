@@ -105,7 +105,7 @@ def test_transform_throughput(benchmark, stack: Settings) -> None:
     outputs = [settings.dlq_topic, *(settings.curated_topic(t) for t in CAPTURED_TABLES)]
     job.start()
     try:
-        before = job.wait_running()["batchId"]
+        before = job.wait_running()["batchId"] or 0  # None: the first batch runs
 
         def produce_and_drain() -> float:
             started = time.perf_counter()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -142,7 +143,7 @@ def test_source_changes_reach_curated_topics_with_their_lsn(job, source, stack):
     )
     assert product.value["data"]["name"] == "Ünïcode ✓"
 
-    progress = json.loads(TransformProgress.path(settings).read_text())
+    progress = job.wait_batch_progress()  # real-time mode: once the first interval has ended
     for name in (
         "timestamp",
         "batchId",
@@ -253,10 +254,14 @@ def test_sigkill_and_restart_lose_no_change(stack, source):
         stop_load.set()
         loader.join()
     expected = set(orders)
+    previous = json.loads(TransformProgress.path(crashing.settings).read_text())
     restarted = TransformJob(crashing.name, crashing.settings, crashing.env)
     restarted.start()
     try:
-        restarted.wait_running()
+        # before its first batch ends (a checkpoint interval later), the job says it runs
+        first = restarted.wait_running()
+        assert first["batchId"] is None and first["queryId"] == previous["queryId"]
+        assert re.fullmatch(r"first batch running \((\d+)/\1 tasks\)", first["status"])
         records = collect(  # the whole topic: records written before the crash count too
             crashing.settings,
             curated,

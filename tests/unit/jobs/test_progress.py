@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 
 import pytest
 
-from jobs.transform.progress import progress_summary
+from jobs.transform.progress import progress_summary, running_tasks
 
 pytestmark = pytest.mark.unit
 
@@ -61,3 +63,39 @@ def test_summary_fields():
 def test_idle_trigger_has_no_written_counts():
     idle = {k: v for k, v in EVENT.items() if k != "observedMetrics"} | {"numInputRows": 0}
     assert progress_summary(idle).written is None
+
+
+def test_running_tasks_sees_a_stage_only_once_all_its_tasks_run(spark, tmp_path):
+    """A job of two tasks that each wait for a file: the stage counts once both run, and a stage
+    with tasks still queued (three tasks on two slots) never does."""
+    tracker = spark.sparkContext.statusTracker()
+    assert running_tasks(tracker) is None
+    release = tmp_path / "release"
+
+    def wait_for_release(_: object) -> None:
+        while not release.exists():
+            time.sleep(0.05)
+
+    def run(tasks: int) -> threading.Thread:
+        rdd = spark.sparkContext.parallelize(range(tasks), tasks)
+        thread = threading.Thread(target=rdd.foreach, args=(wait_for_release,))
+        thread.start()
+        return thread
+
+    deadline = time.monotonic() + 120
+    job = run(2)
+    while (seen := running_tasks(tracker)) is None:
+        assert time.monotonic() < deadline, "the two tasks never ran"
+        time.sleep(0.1)
+    assert seen == (2, 2)
+    release.touch()
+    job.join(120)
+    release.unlink()
+    queued = run(3)
+    while not tracker.getActiveStageIds():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(1)
+    assert running_tasks(tracker) is None  # two of three run, one waits for a slot
+    release.touch()
+    queued.join(120)
