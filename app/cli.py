@@ -333,7 +333,7 @@ def dlq_replay(
 
 bench_app = typer.Typer(
     help="Measure a running stack (local or Docker): commit-to-warehouse latency, burst drain;"
-    " compare saved `make bench` runs.",
+    " the local stack's idle CPU and memory; compare saved `make bench` runs.",
     no_args_is_help=True,
 )
 app.add_typer(bench_app, name="bench")
@@ -395,6 +395,29 @@ def bench_burst(
         f"caught up after the seed: slot {hops.source_slot_s:.2f} s, transform {transform}, "
         f"loader {hops.loader_s:.2f} s, warehouse equal {hops.warehouse_equal_s:.2f} s"
     )
+
+
+@bench_app.command("idle")
+@handles_errors
+def bench_idle(
+    seconds: float = typer.Option(60.0, "--seconds", min=1, help="How long to measure."),
+    as_json: bool = JsonOption,
+) -> None:
+    """CPU (% of one core) and RSS of each service of the local stack while it idles."""
+    from rich.progress import Progress
+
+    from app.idle import WARM_UP_S, measure_idle
+    from app.render import print_idle_usage
+
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(f"measuring for {seconds:g} s", total=seconds)
+        result = measure_idle(
+            _settings(), seconds, progress=lambda done: bar.update(task, completed=done)
+        )
+    if as_json:
+        print_json(result)
+        return
+    print_idle_usage(out, result, WARM_UP_S)
 
 
 def _progress_line(message: str) -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from app.benchruns import MetricChange, RunComparison
 from app.dlq import DeadLetterEntry
+from app.idle import IdleUsage
 from etl.dead_letters import DeadLetterSummary
 from etl.quality_results import QualityRun, failures_line
 from infra.local.status import StackStatus
@@ -200,3 +201,28 @@ def print_bench_comparison(out: Console, result: RunComparison) -> None:
         if worse
         else f"[green]no metric worse by more than {result.threshold_pct}%[/green]"
     )
+
+
+def print_idle_usage(out: Console, result: IdleUsage, warm_up_s: float) -> None:
+    table = Table("service", "CPU % of one core", "RSS MiB", "processes", "up")
+    for service in result.services:
+        table.add_row(
+            service.name,
+            f"{service.cpu_pct_of_core:.2f}",
+            f"{service.rss_mib:.0f}",
+            str(service.processes),
+            f"{service.uptime_s / 60:.0f} min",
+        )
+    table.add_row(
+        "[b]stack[/b]", f"[b]{result.cpu_pct_of_core:.2f}[/b]", f"[b]{result.rss_mib:.0f}[/b]"
+    )
+    out.print(table)
+    notes = [f"measured over {result.seconds:g} s"]
+    if result.source_row_changes:
+        notes.append(f"not idle: the source changed {result.source_row_changes} rows meanwhile")
+    if not result.warmed_up:
+        notes.append(
+            f"a service is up for under {warm_up_s / 60:.0f} min: the figures include the JVMs' "
+            "JIT warm-up"
+        )
+    out.print("; ".join(notes), highlight=False)

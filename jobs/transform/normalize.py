@@ -102,6 +102,18 @@ def dead_letter_value(entity: str) -> Column:
             F.unix_millis(F.col("timestamp")).alias("timestamp_ms"),
         ).alias("source"),
         F.struct(*_original("key"), *_original("value")).alias("original"),
-        F.current_timestamp().alias("failed_at"),
+        failed_now().alias("failed_at"),
     )
     return F.to_json(letter, _JSON_OPTIONS)
+
+
+def failed_now() -> Column:
+    """The wall-clock time a row is dead-lettered, read per row.
+
+    Not `current_timestamp()`: Spark folds that into a literal of each batch's start, so in
+    real-time mode it was up to a checkpoint interval early, and being a different literal every
+    batch it made every batch generate, compile and JIT new code (the idle driver's largest CPU
+    cost). A reflective call is evaluated per row and leaves the generated code the same.
+    """
+    millis = F.reflect(F.lit("java.lang.System"), F.lit("currentTimeMillis")).cast("bigint")
+    return F.timestamp_millis(millis)

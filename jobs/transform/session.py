@@ -68,6 +68,9 @@ def build_spark_session(
         .config("spark.sql.session.timeZone", "UTC")
         # The transform is stateless: no state store, so nothing to tune there.
         .config("spark.sql.streaming.noDataProgressEventInterval", "5000")
+        # Every batch posts its plan's description for a UI nobody runs; the "simple" one is
+        # the cheapest to render for this plan of several thousand expressions.
+        .config("spark.sql.ui.explainMode", "simple")
     )
     if jars:
         builder = builder.config("spark.jars", ",".join(str(j) for j in jars))

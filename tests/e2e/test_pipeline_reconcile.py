@@ -117,6 +117,35 @@ def test_bench_latency_times_orders_that_really_arrived(running):
     assert len(timed) >= 3 and landed == len(timed)
 
 
+def test_bench_idle_measures_every_service_and_sees_a_change(running):
+    """Each supervisord program with its whole process tree (the transform's JVM, PostgreSQL's
+    backends); a change committed during the window is reported, so a busy stack never passes
+    for an idle one."""
+    measuring = threading.Thread(
+        target=lambda: measured.append(etl_cli("bench", "idle", "--seconds", "6", "--json")),
+    )
+    measured: list = []
+    measuring.start()
+    time.sleep(3)
+    with psycopg.connect(running.source_dsn(), autocommit=True) as src:
+        src.execute(
+            "INSERT INTO customers (email, full_name, country)"
+            " VALUES ('idle-bench@example.org', 'Idle Bench', 'DE')"
+        )
+    measuring.join(120)
+    result = json.loads(measured[0].stdout)
+    programs = Supervisor(running).rpc.supervisor.getAllProcessInfo()
+    services = {s["name"]: s for s in result["services"]}
+    assert set(services) == {p["name"] for p in programs if p["statename"] == "RUNNING"}
+    assert services["transform"]["processes"] >= 2  # the Python driver and its Spark JVM
+    assert services["source-db"]["processes"] > 1  # the postmaster and its backends
+    assert all(s["rss_mib"] > 0 and s["cpu_pct_of_core"] >= 0 for s in services.values())
+    assert result["cpu_pct_of_core"] == pytest.approx(
+        sum(s["cpu_pct_of_core"] for s in services.values()), abs=0.05
+    )
+    assert result["cpu_pct_of_core"] > 0 and result["source_row_changes"] >= 1
+
+
 def test_bench_burst_ends_with_the_warehouse_equal_to_the_source(running):
     result = json.loads(etl_cli("bench", "burst", "--orders", "200", "--json", timeout=900).stdout)
     assert result["orders"] == 200 and result["change_events"] > 200

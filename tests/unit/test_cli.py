@@ -66,3 +66,10 @@ def test_env_prints_shell_assignments():
     lines = dict(line.split("=", 1) for line in result.stdout.splitlines())
     assert lines["ETL_KAFKA_BOOTSTRAP"] == "127.0.0.1:22002"
     assert lines["ETL_CDC_TOPIC_ORDERS"] == "cdc.public.orders"
+
+
+def test_bench_idle_without_a_local_stack_says_to_start_one(tmp_path):
+    result = run_etl("bench", "idle", "--seconds", "1", ETL_HOME=str(tmp_path))
+    assert result.returncode == 1
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and "run `etl up` first" in lines[0] and str(tmp_path) in lines[0]

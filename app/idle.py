@@ -1,0 +1,145 @@
+"""`etl bench idle`: the CPU and memory the local stack costs while nothing changes.
+
+Per service of the stack `etl up` runs (supervisord's programs, each with every process below
+it: the Spark JVM under the transform's Python driver, PostgreSQL's backends under the
+postmaster): CPU over a window as a percentage of one core, and resident memory at its end.
+psutil reads the kernel's per-process accounting; a process started during the window counts
+from its start, one that ended during it is missed (the figures say how many processes).
+
+Whether the stack really idled is reported, not assumed: the rows the captured tables changed
+during the window (PostgreSQL's table statistics count every insert, update and delete; the
+stack's own heartbeat table is left out). JVMs JIT-compile for their first minutes, so each
+service's uptime is reported too: figures of a stack up for under 15 minutes include it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+import psycopg
+from pydantic import BaseModel
+
+from etl.errors import EtlError
+from etl.settings import Settings
+from etl.tables import CAPTURED_TABLES, SOURCE_SCHEMA
+from infra.local.supervisor import Supervisor
+
+#: Below this uptime a JVM service is still JIT-compiling its hot paths (measured: the Spark
+#: driver's compiler threads take 7-16% of a core for its first ~15 minutes).
+WARM_UP_S = 15 * 60
+
+
+class ServiceUsage(BaseModel):
+    name: str
+    cpu_pct_of_core: float
+    rss_mib: float
+    processes: int
+    uptime_s: float
+
+
+class IdleUsage(BaseModel):
+    seconds: float
+    services: list[ServiceUsage]
+    cpu_pct_of_core: float
+    rss_mib: float
+    source_row_changes: int  # rows the captured tables changed during the window: 0 when idle
+    warmed_up: bool  # every service up for at least WARM_UP_S
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _cpu_seconds(process: psutil.Process) -> float | None:
+    try:
+        times = process.cpu_times()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    return times.user + times.system
+
+
+def _rss(process: psutil.Process) -> int:
+    try:
+        return int(process.memory_info().rss)
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return 0
+
+
+def source_row_changes(settings: Settings) -> int:
+    """Rows inserted, updated and deleted in the captured tables so far (statistics)."""
+    sql = (
+        "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables"
+        " WHERE schemaname = %s AND relname = ANY(%s)"
+    )
+    with psycopg.connect(settings.source_dsn(role="reader")) as conn:
+        row = conn.execute(sql, (SOURCE_SCHEMA, list(CAPTURED_TABLES))).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def running_programs(settings: Settings) -> dict[str, dict[str, Any]]:
+    """supervisord's RUNNING programs of this ETL_HOME: name -> its process info."""
+    supervisor = Supervisor(settings)
+    if not supervisor.is_running():
+        raise EtlError(
+            f"no local stack runs for ETL_HOME {settings.home}: `etl bench idle` measures the "
+            "processes `etl up` started; run `etl up` first"
+        )
+    infos = supervisor.rpc.supervisor.getAllProcessInfo()
+    return {i["name"]: i for i in infos if i["statename"] == "RUNNING" and i["pid"]}
+
+
+def measure_idle(
+    settings: Settings, seconds: float, progress: Callable[[float], None] | None = None
+) -> IdleUsage:
+    """CPU per service over `seconds`, RSS at the end; see the module docstring."""
+    programs = running_programs(settings)
+    before: dict[str, dict[int, float]] = {}
+    for name, info in programs.items():
+        before[name] = {}
+        for process in _tree(info["pid"]):
+            cpu = _cpu_seconds(process)
+            if cpu is not None:
+                before[name][process.pid] = cpu
+    changes_before = source_row_changes(settings)
+    started = time.monotonic()
+    while (left := seconds - (time.monotonic() - started)) > 0:
+        time.sleep(min(1.0, left))
+        if progress:
+            progress(min(seconds, time.monotonic() - started))
+    elapsed = time.monotonic() - started
+    changes = source_row_changes(settings) - changes_before
+    now = time.time()
+    services = []
+    for name, info in programs.items():
+        used = 0.0
+        tree = _tree(info["pid"])
+        for process in tree:
+            cpu = _cpu_seconds(process)
+            if cpu is not None:
+                used += cpu - before[name].get(process.pid, 0.0)
+        services.append(
+            ServiceUsage(
+                name=name,
+                cpu_pct_of_core=round(100 * used / elapsed, 2),
+                rss_mib=round(sum(_rss(p) for p in tree) / 2**20, 1),
+                processes=len(tree),
+                uptime_s=round(now - info["start"], 1),
+            )
+        )
+    services.sort(key=lambda s: -s.cpu_pct_of_core)
+    return IdleUsage(
+        seconds=round(elapsed, 2),
+        services=services,
+        cpu_pct_of_core=round(sum(s.cpu_pct_of_core for s in services), 2),
+        rss_mib=round(sum(s.rss_mib for s in services), 1),
+        source_row_changes=changes,
+        warmed_up=all(s.uptime_s >= WARM_UP_S for s in services),
+    )
