@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -96,6 +97,33 @@ class HomePasswordsSource(PydanticBaseSettingsSource):
         except (OSError, ValueError) as exc:
             raise ValueError(f"cannot read {path}: {type(exc).__name__}") from None
         return {k: v for k, v in stored.items() if k in PASSWORD_FIELDS and isinstance(v, str)}
+
+
+#: Spark's real-time mode refuses a shorter batch (`realTimeMode.minBatchDuration`).
+MIN_CHECKPOINT_INTERVAL_S = 5.0
+_INTERVAL_UNITS_S = {"millisecond": 0.001, "second": 1.0, "minute": 60.0, "hour": 3600.0}
+_INTERVAL_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s+(millisecond|second|minute|hour)s?\s*", re.I)
+
+
+def interval_seconds(text: str) -> float:
+    """Seconds of a Spark trigger interval such as "30 seconds" or "1 minute 30 seconds".
+
+    Checked here so a typo is a configuration error naming its key at `etl up`, not a Spark
+    stack trace when the query starts; only the units a trigger interval needs are accepted.
+    """
+    position, total = 0, 0.0
+    while position < len(text):
+        match = _INTERVAL_PART.match(text, position)
+        if match is None or match.end() == position:
+            break
+        total += float(match[1]) * _INTERVAL_UNITS_S[match[2].lower()]
+        position = match.end()
+    if position != len(text) or position == 0 or total <= 0:
+        raise ValueError(
+            f"must be a positive interval like '30 seconds', '500 milliseconds' or "
+            f"'1 minute 30 seconds', got {text!r}"
+        )
+    return total
 
 
 class Settings(BaseSettings):
@@ -247,6 +275,12 @@ class Settings(BaseSettings):
             raise ValueError("must be comma-separated non-empty names")
         return value
 
+    @field_validator("transform_checkpoint_interval", "transform_trigger")
+    @classmethod
+    def _spark_interval(cls, value: str) -> str:
+        interval_seconds(value)  # raises with the accepted form
+        return value
+
     @field_validator("home", "lib_dir_override")
     @classmethod
     def _absolute_path(cls, value: Path | None) -> Path | None:
@@ -274,9 +308,23 @@ class Settings(BaseSettings):
                 "ETL_TRANSFORM_MAX_OFFSETS_PER_TRIGGER works in micro-batch mode only: "
                 "set ETL_TRANSFORM_MODE=microbatch or unset it"
             )
+        if interval_seconds(self.transform_checkpoint_interval) < MIN_CHECKPOINT_INTERVAL_S:
+            raise ValueError(
+                "ETL_TRANSFORM_CHECKPOINT_INTERVAL must be at least "
+                f"{MIN_CHECKPOINT_INTERVAL_S:g} seconds (Spark's real-time mode minimum), got "
+                f"{self.transform_checkpoint_interval!r}"
+            )
         if self.min_insync_replicas > self.replication_factor:
             raise ValueError("ETL_MIN_INSYNC_REPLICAS must not exceed ETL_REPLICATION_FACTOR")
         return self
+
+    @property
+    def transform_progress_max_age_s(self) -> float:
+        """How old the transform's progress file may get before it counts as unhealthy: a
+        real-time job reports once per checkpoint interval, so twice that (60 s at least)."""
+        if self.transform_mode == "realtime":
+            return max(60.0, 2 * interval_seconds(self.transform_checkpoint_interval))
+        return 60.0
 
     # ---- ports, typed for callers (the validator guarantees they are set) ----
     def port(self, name: str) -> int:

@@ -124,7 +124,8 @@ SERVICES: tuple[Service, ...] = (
     ),
     Service(
         "transform",
-        _progress_probe(TransformProgress),
+        # a real-time job reports once per checkpoint interval: the age allowed follows it
+        lambda s: probe_progress(s, TransformProgress, s.transform_progress_max_age_s),
         depends_on=("kafka",),
         # it lets its micro-batch finish and stops the Spark JVM itself on TERM
         local=PythonLaunch(stop_as_group=False),

@@ -27,7 +27,7 @@ TARGETS = {"pipeline", "jdbc", "logical"}
 def test_compare_runs_every_target_the_ceiling_and_ends_with_the_ratio(pipeline: Settings):
     before = set((pipeline.home / "loadtests").glob("compare-*"))
     done = etl_cli(
-        *("bench", "compare", "--rates", "4,8", "--fixed-rate", "8", "--duration", "20"),
+        *("bench", "compare", "--rates", "4,8", "--fixed-rate", "8", "--duration", "12"),
         *("--ceiling-duration", "6", "--bound", "60"),
         timeout=1500,
     )

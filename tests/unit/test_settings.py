@@ -7,6 +7,7 @@ from etl.settings import (
     PORT_OFFSETS,
     Settings,
     connection_env,
+    interval_seconds,
     load_settings,
     maintenance_dsn,
     postgres_dsn,
@@ -100,3 +101,34 @@ def test_peer_hosts_for_a_container_network():
     assert s.warehouse_dsn() == "postgresql://etl:etl@warehouse-db:5432/warehouse"
     assert s.kafka_bootstrap == "kafka-1:9092,kafka-2:9092"
     assert s.connect_url.startswith("http://connect:")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30 seconds", 30), ("500 milliseconds", 0.5), ("1 minute 30 seconds", 90), ("2 Hours", 7200)],
+)
+def test_spark_intervals_are_read_in_seconds(text, seconds):
+    assert interval_seconds(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ETL_TRANSFORM_CHECKPOINT_INTERVAL", "30s"),
+        ("ETL_TRANSFORM_CHECKPOINT_INTERVAL", "2 seconds"),  # below real-time mode's 5 s
+        ("ETL_TRANSFORM_TRIGGER", "fast"),
+        ("ETL_TRANSFORM_TRIGGER", "0 milliseconds"),
+    ],
+)
+def test_a_bad_transform_interval_names_its_key(monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(EtlError, match=variable) as raised:
+        load_settings()
+    assert repr(value) in str(raised.value)
+
+
+def test_transform_health_allows_two_checkpoint_intervals():
+    assert Settings().transform_progress_max_age_s == 60
+    assert Settings(transform_checkpoint_interval="2 minutes").transform_progress_max_age_s == 240
+    microbatch = Settings(transform_mode="microbatch", transform_checkpoint_interval="5 minutes")
+    assert microbatch.transform_progress_max_age_s == 60
