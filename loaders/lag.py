@@ -34,15 +34,20 @@ def curated_lag(settings: Settings, conn: psycopg.Connection) -> dict[str, int]:
 
 
 def transform_lag(settings: Settings) -> dict[str, int] | None:
-    """CDC messages the transform job has not reported as processed; None if it reports nothing."""
+    """CDC messages the transform job has not reported as processed; None if it reports nothing.
+
+    A partition the report does not name counts as processed up to offset 0: a job that has
+    only said its first batch runs (no offsets yet, a new checkpoint) is behind by everything,
+    not of unknown lag, so a drain waits for its first real report.
+    """
     progress = TransformProgress.read(settings)
+    if progress is None:
+        return None
     topics = settings.cdc_topics()
     processed = {
         (topic, partition): offset
-        for topic, partitions in (progress.end_offsets if progress else {}).items()
+        for topic, partitions in progress.end_offsets.items()
         if topic in topics
         for partition, offset in partitions.items()
     }
-    if not processed:
-        return None
     return behind(high_watermarks(settings, topics), processed)
