@@ -406,7 +406,7 @@ def bench_idle(
     """CPU (% of one core) and RSS of each service of the local stack while it idles."""
     from rich.progress import Progress
 
-    from app.idle import WARM_UP_S, measure_idle
+    from app.idle import measure_idle
     from app.render import print_idle_usage
 
     with Progress(console=console, transient=True) as bar:
@@ -417,7 +417,7 @@ def bench_idle(
     if as_json:
         print_json(result)
         return
-    print_idle_usage(out, result, WARM_UP_S)
+    print_idle_usage(out, result)
 
 
 def _progress_line(message: str) -> None:

@@ -57,12 +57,16 @@ def _tree(pid: int) -> list[psutil.Process]:
         return []
 
 
-def _cpu_seconds(process: psutil.Process) -> float | None:
-    try:
-        times = process.cpu_times()
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return None
-    return times.user + times.system
+def _cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
+    """CPU seconds so far (user + system) of each process still there, by pid."""
+    used = {}
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        used[process.pid] = times.user + times.system
+    return used
 
 
 def _rss(process: psutil.Process) -> int:
@@ -101,13 +105,7 @@ def measure_idle(
 ) -> IdleUsage:
     """CPU per service over `seconds`, RSS at the end; see the module docstring."""
     programs = running_programs(settings)
-    before: dict[str, dict[int, float]] = {}
-    for name, info in programs.items():
-        before[name] = {}
-        for process in _tree(info["pid"]):
-            cpu = _cpu_seconds(process)
-            if cpu is not None:
-                before[name][process.pid] = cpu
+    before = {name: _cpu_seconds(_tree(info["pid"])) for name, info in programs.items()}
     changes_before = source_row_changes(settings)
     started = time.monotonic()
     while (left := seconds - (time.monotonic() - started)) > 0:
@@ -119,12 +117,8 @@ def measure_idle(
     now = time.time()
     services = []
     for name, info in programs.items():
-        used = 0.0
         tree = _tree(info["pid"])
-        for process in tree:
-            cpu = _cpu_seconds(process)
-            if cpu is not None:
-                used += cpu - before[name].get(process.pid, 0.0)
+        used = sum(cpu - before[name].get(pid, 0.0) for pid, cpu in _cpu_seconds(tree).items())
         services.append(
             ServiceUsage(
                 name=name,

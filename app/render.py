@@ -13,7 +13,7 @@ from rich.table import Table
 
 from app.benchruns import MetricChange, RunComparison
 from app.dlq import DeadLetterEntry
-from app.idle import IdleUsage
+from app.idle import WARM_UP_S, IdleUsage
 from etl.dead_letters import DeadLetterSummary
 from etl.quality_results import QualityRun, failures_line
 from infra.local.status import StackStatus
@@ -203,7 +203,7 @@ def print_bench_comparison(out: Console, result: RunComparison) -> None:
     )
 
 
-def print_idle_usage(out: Console, result: IdleUsage, warm_up_s: float) -> None:
+def print_idle_usage(out: Console, result: IdleUsage) -> None:
     table = Table("service", "CPU % of one core", "RSS MiB", "processes", "up")
     for service in result.services:
         table.add_row(
@@ -222,7 +222,7 @@ def print_idle_usage(out: Console, result: IdleUsage, warm_up_s: float) -> None:
         notes.append(f"not idle: the source changed {result.source_row_changes} rows meanwhile")
     if not result.warmed_up:
         notes.append(
-            f"a service is up for under {warm_up_s / 60:.0f} min: the figures include the JVMs' "
+            f"a service is up for under {WARM_UP_S / 60:.0f} min: the figures include the JVMs' "
             "JIT warm-up"
         )
     out.print("; ".join(notes), highlight=False)

@@ -85,15 +85,15 @@ def probe_connector(settings: Settings, timeout_s: float = 2.0) -> Probe:
     return Probe(healthy, detail, extra)
 
 
-def probe_progress(
-    settings: Settings, progress: type[ProgressFile], max_age_s: float = 60.0
-) -> Probe:
-    """A streaming service is healthy while it keeps reporting progress (idle ones too).
+def probe_progress(settings: Settings, progress: type[ProgressFile]) -> Probe:
+    """A streaming service is healthy while it keeps reporting progress (idle ones too), its
+    file no older than the model allows (`ProgressFile.max_age_s`).
 
     With several replicas writing to one run folder (the Docker deployment's loaders), the
     service is healthy only while every replica reports; a replica probes only its own file.
     """
     paths = progress.paths(settings)
+    max_age_s = progress.max_age_s(settings)
     if len(paths) == 1:
         return probe_progress_file(paths[0], progress, max_age_s)
     probes = {path.name: probe_progress_file(path, progress, max_age_s) for path in paths}

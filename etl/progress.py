@@ -19,7 +19,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
-from etl.settings import Settings
+from etl.settings import Settings, interval_seconds
 
 P = TypeVar("P", bound="ProgressFile")
 
@@ -63,6 +63,11 @@ class ProgressFile(BaseModel):
         path = self.path(settings)
         write_atomically(path, self.model_dump_json(by_alias=True, indent=1))
         return path
+
+    @classmethod
+    def max_age_s(cls, settings: Settings) -> float:
+        """How old the file may get before its writer counts as unhealthy."""
+        return 60.0
 
     @classmethod
     def read(cls: type[P], settings: Settings) -> P | None:
@@ -115,6 +120,13 @@ class TransformProgress(ProgressFile):
     sources: list[dict[str, Any]] = Field(default_factory=list)
     written: dict[str, int] | None = None
     status: str | None = None
+
+    @classmethod
+    def max_age_s(cls, settings: Settings) -> float:
+        """A real-time job reports once per checkpoint interval: two of them (60 s at least)."""
+        if settings.transform_mode == "realtime":
+            return max(60.0, 2 * interval_seconds(settings.transform_checkpoint_interval))
+        return 60.0
 
     @field_validator("run_id", "query_id", "timestamp", mode="before")
     @classmethod

@@ -102,7 +102,8 @@ class HomePasswordsSource(PydanticBaseSettingsSource):
 #: Spark's real-time mode refuses a shorter batch (`realTimeMode.minBatchDuration`).
 MIN_CHECKPOINT_INTERVAL_S = 5.0
 _INTERVAL_UNITS_S = {"millisecond": 0.001, "second": 1.0, "minute": 60.0, "hour": 3600.0}
-_INTERVAL_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s+(millisecond|second|minute|hour)s?\s*", re.I)
+_INTERVAL_PART = r"\s*(\d+(?:\.\d+)?)\s+(millisecond|second|minute|hour)s?\s*"
+_INTERVAL = re.compile(f"(?:{_INTERVAL_PART})+", re.I)
 
 
 def interval_seconds(text: str) -> float:
@@ -111,14 +112,9 @@ def interval_seconds(text: str) -> float:
     Checked here so a typo is a configuration error naming its key at `etl up`, not a Spark
     stack trace when the query starts; only the units a trigger interval needs are accepted.
     """
-    position, total = 0, 0.0
-    while position < len(text):
-        match = _INTERVAL_PART.match(text, position)
-        if match is None or match.end() == position:
-            break
-        total += float(match[1]) * _INTERVAL_UNITS_S[match[2].lower()]
-        position = match.end()
-    if position != len(text) or position == 0 or total <= 0:
+    parts = re.findall(_INTERVAL_PART, text, re.I) if _INTERVAL.fullmatch(text) else []
+    total = sum(float(amount) * _INTERVAL_UNITS_S[unit.lower()] for amount, unit in parts)
+    if total <= 0:
         raise ValueError(
             f"must be a positive interval like '30 seconds', '500 milliseconds' or "
             f"'1 minute 30 seconds', got {text!r}"
@@ -317,14 +313,6 @@ class Settings(BaseSettings):
         if self.min_insync_replicas > self.replication_factor:
             raise ValueError("ETL_MIN_INSYNC_REPLICAS must not exceed ETL_REPLICATION_FACTOR")
         return self
-
-    @property
-    def transform_progress_max_age_s(self) -> float:
-        """How old the transform's progress file may get before it counts as unhealthy: a
-        real-time job reports once per checkpoint interval, so twice that (60 s at least)."""
-        if self.transform_mode == "realtime":
-            return max(60.0, 2 * interval_seconds(self.transform_checkpoint_interval))
-        return 60.0
 
     # ---- ports, typed for callers (the validator guarantees they are set) ----
     def port(self, name: str) -> int:

@@ -124,8 +124,7 @@ SERVICES: tuple[Service, ...] = (
     ),
     Service(
         "transform",
-        # a real-time job reports once per checkpoint interval: the age allowed follows it
-        lambda s: probe_progress(s, TransformProgress, s.transform_progress_max_age_s),
+        _progress_probe(TransformProgress),
         depends_on=("kafka",),
         # it lets its micro-batch finish and stops the Spark JVM itself on TERM
         local=PythonLaunch(stop_as_group=False),

@@ -103,7 +103,7 @@ class ProgressReporter:
     interval (30 s) for a job that already moves records.
     """
 
-    def __init__(self, settings: Settings, tracker: StatusTracker | None = None) -> None:
+    def __init__(self, settings: Settings, tracker: StatusTracker) -> None:
         self.settings = settings
         self.tracker = tracker
         self._seen: set[tuple[Any, Any]] = set()
@@ -131,7 +131,7 @@ class ProgressReporter:
         self._seen = {(p.get("batchId"), p.get("timestamp")) for p in window}
 
     def _report_started(self, query: StreamingQuery) -> None:
-        if self._started_reported or self.tracker is None:
+        if self._started_reported:
             return
         tasks = running_tasks(self.tracker)
         if tasks is None:

@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.dashboard import create_app
+from app.idle import measure_idle
 from app.seed import SeedPlan, run_seed
 from etl.settings import Settings
 from infra.local.supervisor import Supervisor
@@ -121,19 +122,7 @@ def test_bench_idle_measures_every_service_and_sees_a_change(running):
     """Each supervisord program with its whole process tree (the transform's JVM, PostgreSQL's
     backends); a change committed during the window is reported, so a busy stack never passes
     for an idle one."""
-    measuring = threading.Thread(
-        target=lambda: measured.append(etl_cli("bench", "idle", "--seconds", "6", "--json")),
-    )
-    measured: list = []
-    measuring.start()
-    time.sleep(3)
-    with psycopg.connect(running.source_dsn(), autocommit=True) as src:
-        src.execute(
-            "INSERT INTO customers (email, full_name, country)"
-            " VALUES ('idle-bench@example.org', 'Idle Bench', 'DE')"
-        )
-    measuring.join(120)
-    result = json.loads(measured[0].stdout)
+    result = json.loads(etl_cli("bench", "idle", "--seconds", "3", "--json").stdout)
     programs = Supervisor(running).rpc.supervisor.getAllProcessInfo()
     services = {s["name"]: s for s in result["services"]}
     assert set(services) == {p["name"] for p in programs if p["statename"] == "RUNNING"}
@@ -143,7 +132,20 @@ def test_bench_idle_measures_every_service_and_sees_a_change(running):
     assert result["cpu_pct_of_core"] == pytest.approx(
         sum(s["cpu_pct_of_core"] for s in services.values()), abs=0.05
     )
-    assert result["cpu_pct_of_core"] > 0 and result["source_row_changes"] >= 1
+    assert result["cpu_pct_of_core"] > 0
+
+    def insert_once(_elapsed: float) -> None:  # called from inside the window, after 1 s
+        if not inserted:
+            with psycopg.connect(running.source_dsn(), autocommit=True) as src:
+                src.execute(
+                    "INSERT INTO customers (email, full_name, country)"
+                    " VALUES ('idle-bench@example.org', 'Idle Bench', 'DE')"
+                )
+            inserted.append(True)
+
+    inserted: list[bool] = []
+    busy = measure_idle(running, 6, progress=insert_once)
+    assert inserted and busy.source_row_changes >= 1
 
 
 def test_bench_burst_ends_with_the_warehouse_equal_to_the_source(running):

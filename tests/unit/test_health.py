@@ -108,3 +108,13 @@ def test_the_unnamed_reader_is_healthy_only_while_every_replica_reports(tmp_path
 def test_a_replica_name_must_be_a_plain_file_name_part(tmp_path):
     with pytest.raises(ValueError, match="instance"):
         Settings(home=tmp_path, instance="../escape")
+
+
+def test_transform_health_allows_two_checkpoint_intervals(tmp_path):
+    assert TransformProgress.max_age_s(Settings()) == 60
+    slow = Settings(home=tmp_path, transform_checkpoint_interval="2 minutes")
+    assert TransformProgress.max_age_s(slow) == 240
+    microbatch = Settings(transform_mode="microbatch", transform_checkpoint_interval="5 minutes")
+    assert TransformProgress.max_age_s(microbatch) == 60
+    write(slow, TransformProgress(batch_id=3), age_s=150)  # older than 60 s, within two intervals
+    assert probe_progress(slow, TransformProgress).healthy

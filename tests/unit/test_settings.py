@@ -125,10 +125,3 @@ def test_a_bad_transform_interval_names_its_key(monkeypatch, variable, value):
     with pytest.raises(EtlError, match=variable) as raised:
         load_settings()
     assert repr(value) in str(raised.value)
-
-
-def test_transform_health_allows_two_checkpoint_intervals():
-    assert Settings().transform_progress_max_age_s == 60
-    assert Settings(transform_checkpoint_interval="2 minutes").transform_progress_max_age_s == 240
-    microbatch = Settings(transform_mode="microbatch", transform_checkpoint_interval="5 minutes")
-    assert microbatch.transform_progress_max_age_s == 60
