@@ -172,6 +172,7 @@ def test_two_loaders_in_one_group_give_the_same_result(
     try:
         produce(stack, records[:half])
         second = LoaderProcess(group, 300, tmp_log(tmp_path, "loader-b"))  # rebalance mid-stream
+        second.wait_until_assigned()  # else the first loader may take the second half alone too
         produce(stack, records[half:])
         wait_until_loaded(warehouse, stack, [first, second])
         assert_warehouse_matches(warehouse, records, len(records))
