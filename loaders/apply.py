@@ -15,13 +15,16 @@ Order inside the transaction, and why:
 5. Count the fresh changes (newer than stored) for the audit; snapshot the old contribution
    of every order the batch can affect.
 6. Dimensions (SCD2), inferred members for facts whose member is missing, facts
-   (newer-version-wins, soft deletes), the TRUNCATEs, then the daily summaries by delta.
+   (newer-version-wins, soft deletes; each references its member's version valid at its own
+   LSN), facts that a member version arriving after them re-points, the TRUNCATEs, then the
+   daily summaries by delta.
 7. One audit row; COMMIT. A crash before COMMIT leaves nothing; after it, everything.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psycopg
@@ -33,7 +36,7 @@ from etl.progress import LoaderBatch
 from etl.topics import TopicPartitionKey
 from loaders.batch import ChangeBatch
 from loaders.dead_letters import record_dead_letters
-from loaders.entities import ENTITIES, META_COLUMNS
+from loaders.entities import ENTITIES, META_COLUMNS, Entity
 from loaders.offsets import advance_offsets
 from loaders.source_cases import (
     DIMENSIONS,
@@ -43,11 +46,9 @@ from loaders.source_cases import (
     shadow_truncated,
     truncated_orders,
 )
-from loaders.templates import entity_sql, sql_file
+from loaders.templates import entity_sql, qualified, sql_file
 
 APPLY_LOCK_KEY = 7_230_612  # pg_advisory_xact_lock key: one batch applies at a time
-#: fact staging table -> dimension whose members it references
-FACT_MEMBERS = (("orders", "customers"), ("order_items", "products"))
 #: Session settings of the connection that applies batches (measured with auto_explain on the
 #: loader benchmark): JIT compiled the larger statements for 10-20 ms each, more than they then
 #: ran; the default 4 MB work_mem spilled the DISTINCT ON sorts of a 5,000-record batch to disk.
@@ -63,6 +64,35 @@ _AUDIT = (
     " applied, skipped_stale, rejected, dead_lettered, truncations, per_entity, offsets,"
     " max_source_committed_at) OVERRIDING SYSTEM VALUE VALUES (%s, %s, %s, %s, %s, %s, %s, %s,"
     " %s, %s, %s, %s, to_timestamp(%s / 1000.0))"
+)
+
+
+@dataclass(frozen=True)
+class FactMember:
+    """A fact's reference to a dimension member (fact_orders.customer_sk -> dim_customer): the
+    identifiers that fill the templates which resolve, infer and re-point it."""
+
+    fact: Entity
+    member: Entity
+
+    def sql(self, template: str) -> sql.Composed:
+        name = self.member.target.removeprefix("dw.dim_")  # customer
+        return entity_sql(
+            template,
+            self.member,
+            fact=qualified(self.fact.target),
+            fact_key=sql.Identifier(self.fact.key),
+            fact_stg=sql.Identifier(self.fact.staging_table),
+            sk=sql.Identifier(f"{name}_sk"),
+            as_of=sql.Identifier(f"{name}_as_of"),
+            sk_at=qualified(f"dw.{name}_sk_at"),
+            repoint=sql.Identifier(f"repoint_{self.fact.name}"),
+        )
+
+
+FACT_MEMBERS = (
+    FactMember(ENTITIES["orders"], ENTITIES["customers"]),
+    FactMember(ENTITIES["order_items"], ENTITIES["products"]),
 )
 
 
@@ -117,19 +147,17 @@ def copy_into_staging(conn: psycopg.Connection, batch: ChangeBatch) -> None:
 def apply_staged(conn: psycopg.Connection, batch: ChangeBatch) -> None:
     """Steps 5b-6: everything after the counts, over whatever the staging tables hold."""
     truncated_orders(conn, batch)
+    for reference in FACT_MEMBERS:
+        conn.execute(reference.sql("repoint_candidates.sql"))
     conn.execute(sql_file("affected_orders.sql").encode())
     for name in DIMENSIONS:
         conn.execute(entity_sql("dimension_scd2.sql", ENTITIES[name]))
-    for fact, member in FACT_MEMBERS:
-        conn.execute(
-            entity_sql(
-                "inferred_members.sql",
-                ENTITIES[member],
-                fact_stg=sql.Identifier(ENTITIES[fact].staging_table),
-            )
-        )
+    for reference in FACT_MEMBERS:
+        conn.execute(reference.sql("inferred_members.sql"))
     conn.execute(sql_file("fact_orders.sql").encode())
     conn.execute(sql_file("fact_order_items.sql").encode())
+    for reference in FACT_MEMBERS:
+        conn.execute(reference.sql("repoint_facts.sql"))
     apply_truncations(conn, batch)
     conn.execute(sql_file("daily_sales_delta.sql").encode())
 

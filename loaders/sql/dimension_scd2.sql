@@ -21,8 +21,8 @@ WINDOW w AS (PARTITION BY s.{key} ORDER BY s.version);
 -- inferred placeholder -> the member's first real version, same surrogate key
 UPDATE {dim} d
 SET ({cols}) = ({f_cols}),
-    version = f.version, source_committed_at = f.valid_from, loaded_at = now(),
-    is_inferred = false, is_deleted = false, is_current = f.rn = f.n,
+    version = f.version, version_from = f.version, source_committed_at = f.valid_from,
+    loaded_at = now(), is_inferred = false, is_deleted = false, is_current = f.rn = f.n,
     valid_to = CASE WHEN f.rn = f.n THEN 'infinity' ELSE f.next_from END
 FROM {fresh} f
 WHERE f.rn = 1 AND f.was_inferred AND d.{key} = f.{key} AND d.is_current;
@@ -33,10 +33,11 @@ SET valid_to = f.valid_from, is_current = false
 FROM {fresh} f
 WHERE f.rn = 1 AND NOT f.was_inferred AND d.{key} = f.{key} AND d.is_current;
 
-INSERT INTO {dim} ({key}, {cols}, valid_from, valid_to, is_current, version, source_committed_at)
+INSERT INTO {dim} ({key}, {cols}, valid_from, valid_to, is_current, version, version_from,
+                   source_committed_at)
 SELECT f.{key}, {f_cols}, f.valid_from,
        CASE WHEN f.rn = f.n THEN 'infinity' ELSE f.next_from END, f.rn = f.n,
-       f.version, f.valid_from
+       f.version, f.version, f.valid_from
 FROM {fresh} f
 WHERE NOT (f.rn = 1 AND coalesce(f.was_inferred, false))
 ORDER BY f.{key}, f.version;
@@ -53,7 +54,7 @@ SET is_deleted = true, version = x.version, source_committed_at = x.deleted_at, 
 FROM {fresh_deletes} x
 WHERE d.{key} = x.{key} AND d.is_current AND x.version > d.version;
 
-INSERT INTO {dim} ({key}, valid_from, is_deleted, version, source_committed_at)
-SELECT x.{key}, x.deleted_at, true, x.version, x.deleted_at
+INSERT INTO {dim} ({key}, valid_from, is_deleted, version, version_from, source_committed_at)
+SELECT x.{key}, x.deleted_at, true, x.version, x.version, x.deleted_at
 FROM {fresh_deletes} x
 WHERE NOT EXISTS (SELECT 1 FROM {dim} d WHERE d.{key} = x.{key} AND d.is_current);

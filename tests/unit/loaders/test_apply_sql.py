@@ -146,6 +146,109 @@ def test_scd2_chain_from_several_changes_in_one_batch(
     assert one(wh, "SELECT count(*) FROM dw.dim_customer WHERE is_current") == 1
 
 
+def countries(conn: psycopg.Connection) -> dict[int, str | None]:
+    """order_id -> country of the customer version the order references."""
+    return dict(
+        conn.execute(
+            "SELECT f.order_id, c.country FROM dw.fact_orders f"
+            " LEFT JOIN dw.dim_customer c USING (customer_sk)"
+        ).fetchall()
+    )
+
+
+def test_an_order_that_overtakes_its_customers_change_moves_to_the_new_version(
+    wh: psycopg.Connection, apply: Applier
+) -> None:
+    """Orders and customers are separate topics: an order placed after its customer moved can
+    reach the warehouse before the move does. It counts under the new country once that arrives."""
+    apply(customer(1, 1, country="DE"), order(10, 2, total="10.00"))
+    apply(order(11, 6, total="7.00"))  # placed after the move to FR at LSN 5
+    assert countries(wh) == {10: "DE", 11: "DE"}
+
+    apply(customer(1, 5, country="FR"))
+    assert countries(wh) == {10: "DE", 11: "FR"}
+    assert daily(wh) == [
+        (20260105, "DE", 1, 0, 0, Decimal("10.00")),
+        (20260105, "FR", 1, 0, 0, Decimal("7.00")),
+    ]
+    assert_summaries_consistent(wh)
+
+
+def test_an_order_arriving_after_later_customer_changes_takes_the_version_of_its_time(
+    wh: psycopg.Connection, apply: Applier
+) -> None:
+    apply(customer(1, 1, country="DE"))
+    apply(customer(1, 5, country="FR"), customer(1, 9, country="NL"))
+    apply(order(10, 3), order(11, 7))  # placed before both moves, and between them
+    assert countries(wh) == {10: "DE", 11: "FR"}
+
+    apply(order(10, 12, status="paid"), customer(1, 13, country="IT"))
+    assert countries(wh) == {10: "DE", 11: "FR"}, "later changes keep the order's version"
+    assert_summaries_consistent(wh)
+
+
+def test_a_line_references_the_product_version_of_its_time(
+    wh: psycopg.Connection, apply: Applier
+) -> None:
+    apply(product(1, 1, price="10.00"))
+    apply(item(100, 4, oid=10))  # placed after the price change at LSN 3, arriving before it
+    apply(product(1, 3, price="12.00"), item(101, 2, oid=10))  # placed before it, arriving after
+    prices = wh.execute(
+        "SELECT i.order_item_id, p.unit_price FROM dw.fact_order_items i"
+        " JOIN dw.dim_product p USING (product_sk) ORDER BY 1"
+    ).fetchall()
+    assert prices == [(100, Decimal("12.00")), (101, Decimal("10.00"))]
+
+
+def drained_unevenly(
+    rng: random.Random, records: list[dict[str, Any]], partitions: int = 3
+) -> list[list[dict[str, Any]]]:
+    """The records as the loader can receive them: each topic partition in commit order (keys
+    spread over `partitions`), the partitions drained at different speeds, in uneven batches."""
+    queues: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in records:
+        (key,) = r["key"].values()
+        queues.setdefault((r["entity"], key % partitions), []).append(r)
+    arrival: list[dict[str, Any]] = []
+    while queues:
+        tp = rng.choice(sorted(queues))
+        take = rng.randint(1, 12)
+        arrival += queues[tp][:take]
+        del queues[tp][:take]
+        if not queues[tp]:
+            del queues[tp]
+    batches = []
+    while arrival:
+        size = rng.randint(1, 30)
+        batches.append(arrival[:size])
+        del arrival[:size]
+    return batches
+
+
+def countries_when_placed(records: list[dict[str, Any]]) -> dict[int, str]:
+    """order_id -> its customer's country at the order's first change, in commit order."""
+    country: dict[int, str] = {}
+    placed: dict[int, str] = {}
+    for r in records:
+        if r["entity"] == "customers":
+            country[r["key"]["customer_id"]] = r["data"]["country"]
+        elif r["entity"] == "orders":
+            placed.setdefault(r["key"]["order_id"], country[r["data"]["customer_id"]])
+    return placed
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6, 7])
+def test_any_drain_order_of_the_topics_counts_each_order_under_its_country_then(
+    wh: psycopg.Connection, apply: Applier, seed: int
+) -> None:
+    rng = random.Random(seed)
+    records = change_history(rng, orders=40)
+    for batch in drained_unevenly(rng, records):
+        apply(*batch)
+    assert countries(wh) == countries_when_placed(records)
+    assert_summaries_consistent(wh)
+
+
 def test_status_and_item_changes_move_the_summaries(wh: psycopg.Connection, apply: Applier) -> None:
     apply(
         customer(1, 1),

@@ -3,6 +3,8 @@ warehouse refuses (docs/corner-cases.md)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import psycopg
 import pytest
 
@@ -118,6 +120,21 @@ def test_an_order_of_a_reinserted_customer_arriving_first_counts_under_the_new_c
     apply(customer(1, 6, country="FR"))
     assert one(wh, "SELECT country FROM dw.agg_daily_sales_by_country") == "FR"
     assert one(wh, "SELECT count(*) FROM dw.dim_customer WHERE is_current") == 1
+    assert_summaries_consistent(wh)
+
+
+def test_an_order_overtaking_the_truncate_and_its_new_customer_counts_under_the_new_country(
+    wh: psycopg.Connection, apply: Applier
+) -> None:
+    """docs/corner-cases.md: the order of the customer re-inserted after TRUNCATE ... RESTART
+    IDENTITY reaches the warehouse before the truncate and the new customer row do."""
+    apply(customer(1, 1, country="DE"), order(10, 2, total="10.00"))
+    apply(order(11, 7, total="7.00"))  # placed by the new customer 1
+    apply(*(truncate(t, 5) for t in ("customers", "orders")))
+    apply(customer(1, 6, country="FR"))
+    assert wh.execute(
+        "SELECT country, orders, revenue FROM dw.agg_daily_sales_by_country"
+    ).fetchall() == [("FR", 1, Decimal("7.00"))]
     assert_summaries_consistent(wh)
 
 
