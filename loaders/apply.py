@@ -87,6 +87,7 @@ class FactMember:
             as_of=sql.Identifier(f"{name}_as_of"),
             sk_at=qualified(f"dw.{name}_sk_at"),
             repoint=sql.Identifier(f"repoint_{self.fact.name}"),
+            changes=sql.Identifier(f"changes_{self.fact.name}"),
         )
 
 
@@ -154,6 +155,7 @@ def apply_staged(conn: psycopg.Connection, batch: ChangeBatch) -> None:
         conn.execute(entity_sql("dimension_scd2.sql", ENTITIES[name]))
     for reference in FACT_MEMBERS:
         conn.execute(reference.sql("inferred_members.sql"))
+        conn.execute(reference.sql("fact_changes.sql"))
     conn.execute(sql_file("fact_orders.sql").encode())
     conn.execute(sql_file("fact_order_items.sql").encode())
     for reference in FACT_MEMBERS:

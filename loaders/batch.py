@@ -128,7 +128,11 @@ class ChangeBatch:
                 if unknown:
                     raise ValueError(f"unchanged names unknown columns: {sorted(unknown)}")
                 self.unchanged_entities.add(entity.name)
-            row = (version, ts_ms, deleted, unchanged, key, *map(data.get, entity.column_names))
+            created = record.get("op") == "c"
+            row = (
+                version, ts_ms, deleted, created, unchanged, key,
+                *map(data.get, entity.column_names),
+            )  # fmt: skip
             self.rows[entity.name].append(row)
         if self.max_source_ts_ms is None or ts_ms > self.max_source_ts_ms:
             self.max_source_ts_ms = ts_ms

@@ -63,5 +63,6 @@ META_COLUMNS: tuple[tuple[str, str], ...] = (
     ("version", "bigint"),
     ("source_ts_ms", "bigint"),
     ("deleted", "boolean"),
+    ("created", "boolean"),  # an insert (op `c`): the fact's reference is resolved anew
     ("unchanged", "text[]"),  # columns not sent (unchanged TOASTed values), NULL: none
 )

@@ -23,6 +23,8 @@ Dead-letter value (JSON; key = the original Kafka key bytes, so it partitions li
 
 from __future__ import annotations
 
+from functools import cache
+
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType
@@ -55,11 +57,13 @@ def _key(table: str) -> Column:
     return F.struct(*(F.col("state")[name].alias(name) for name in key_columns(table)))
 
 
+@cache  # built once per table and process: see jobs/transform/parse.py
 def curated_key(table: str) -> Column:
     """The curated Kafka key: the primary key as a JSON object, e.g. `{"order_id":42}`."""
     return F.to_json(_key(table), _JSON_OPTIONS).cast("binary")
 
 
+@cache  # built once per table and process: see jobs/transform/parse.py
 def curated_value(table: str) -> Column:
     """The curated Kafka value: a `CuratedRecord` as JSON (rows without violations only)."""
     record = F.struct(
@@ -87,6 +91,7 @@ def _original(column: str) -> tuple[Column, Column]:
     )
 
 
+@cache  # built once per table and process: see jobs/transform/parse.py
 def dead_letter_value(entity: str) -> Column:
     """The DLQ Kafka value of a row with `violations` and the Kafka source columns."""
     first = F.col("violations")[0]

@@ -29,6 +29,8 @@ accept it and Spark would silently store `?` in its place.
 
 from __future__ import annotations
 
+from functools import cache
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, DecimalType, IntegerType, LongType, TimestampType
@@ -146,17 +148,30 @@ def unchanged_columns(state_raw: Column, op: Column, table: str) -> Column:
 
 def parse_envelope(raw: DataFrame, table: str) -> DataFrame:
     """Typed change columns for Kafka rows of `table`'s Debezium topic (see module doc)."""
+    return raw.select(*_decoded_columns(table)).select(*_change_columns(table))
+
+
+# The two projections are built once per table and process (functools.cache), like every column
+# builder of the transform: building one is thousands of Py4J calls (seconds), and the unit
+# tests route the same tables hundreds of times. A Column is an unresolved expression, valid
+# for any DataFrame and session of the JVM.
+@cache
+def _decoded_columns(table: str) -> tuple[Column | str, ...]:
     text = F.try_validate_utf8(F.col("value").cast("string"))
-    parsed = raw.select(
+    return (
         *KAFKA_COLUMNS,
         F.col("value").isNull().alias("tombstone"),
         F.from_json(text, raw_envelope_schema(table), _JSON_OPTIONS).alias("env"),
         text.alias("_text"),
     )
+
+
+@cache
+def _change_columns(table: str) -> tuple[Column | str, ...]:
     env = F.col("env")
     op = env["op"]
     state_raw = F.when(op == "d", env["before"]).otherwise(env["after"])
-    return parsed.select(
+    return (
         *KAFKA_COLUMNS,
         "tombstone",
         _parse_error(F.col("_text"), env).alias("parse_error"),

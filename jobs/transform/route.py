@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import reduce
+from functools import cache, reduce
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from etl.rules import ORDER_STATUSES
@@ -64,21 +64,30 @@ def route_table(
 ) -> DataFrame:
     """Kafka rows of one table's CDC topic -> output rows (tombstones dropped)."""
     checked = with_violations(parse_envelope(raw, table), table, order_statuses)
-    kind = (
+    return (
+        checked.withColumn("kind", _kind())
+        .where(F.col("kind").isNotNull())
+        .select(*_output_columns(table, curated_topic, dlq_topic))
+    )
+
+
+@cache  # built once per process: see jobs/transform/parse.py
+def _kind() -> Column:
+    return (
         F.when(F.col("tombstone"), F.lit(None))
         .when(F.size("violations") == 0, F.lit("curated"))
         .otherwise(F.lit("dlq"))
     )
+
+
+@cache
+def _output_columns(table: str, curated_topic: str, dlq_topic: str) -> tuple[Column | str, ...]:
     good = F.col("kind") == "curated"
     return (
-        checked.withColumn("kind", kind)
-        .where(F.col("kind").isNotNull())
-        .select(
-            F.when(good, F.lit(curated_topic)).otherwise(F.lit(dlq_topic)).alias("topic"),
-            F.when(good, curated_key(table)).otherwise(F.col("key")).alias("key"),
-            F.when(good, curated_value(table)).otherwise(dead_letter_value(table)).alias("value"),
-            "kind",
-        )
+        F.when(good, F.lit(curated_topic)).otherwise(F.lit(dlq_topic)).alias("topic"),
+        F.when(good, curated_key(table)).otherwise(F.col("key")).alias("key"),
+        F.when(good, curated_value(table)).otherwise(dead_letter_value(table)).alias("value"),
+        "kind",
     )
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from functools import reduce
+from functools import cache, reduce
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -171,6 +171,12 @@ def with_violations(
     parsed: DataFrame, table: str, order_statuses: tuple[str, ...] = ORDER_STATUSES
 ) -> DataFrame:
     """`parsed` (from `parse_envelope`) plus `violations`: array<struct<rule, reason>>."""
+    return parsed.withColumn("violations", violations(table, order_statuses))
+
+
+@cache  # built once per table and process: see jobs/transform/parse.py
+def violations(table: str, order_statuses: tuple[str, ...] = ORDER_STATUSES) -> Column:
+    """The `violations` column of `table`'s parsed rows."""
     checks = [*_envelope_checks(table), *_column_checks(table, order_statuses)]
     any_failed = reduce(operator.or_, (check.failed for check in checks))
     listed = F.filter(F.array(*(c.violation() for c in checks)), lambda v: v.isNotNull())
@@ -178,10 +184,9 @@ def with_violations(
         F.struct(F.lit("malformed").alias("rule"), F.col("parse_error").alias("reason"))
     )
     empty = F.filter(malformed, lambda v: F.lit(False))
-    violations = (
+    return (
         F.when(F.col("tombstone"), empty)
         .when(F.col("parse_error").isNotNull(), malformed)
         .when(any_failed, listed)
         .otherwise(empty)
     )
-    return parsed.withColumn("violations", violations)

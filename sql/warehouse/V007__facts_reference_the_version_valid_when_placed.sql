@@ -64,10 +64,12 @@ CREATE FUNCTION dw.product_sk_at(member bigint, as_of bigint) RETURNS bigint
             LIMIT 1);
 
 -- Whether a fact's change keeps the member reference it has: yes, unless the change names
--- another member or brings the fact back from a delete (then it is resolved anew).
+-- another member, recreates the fact (an insert: its key reused) or brings it back from a delete.
 CREATE FUNCTION dw.keeps_member(stored_member bigint, stored_sk bigint, stored_deleted boolean,
-                                new_member bigint, new_deleted boolean) RETURNS boolean
+                                new_member bigint, new_deleted boolean, recreated boolean)
+    RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN coalesce(new_member IS NULL
-                    OR new_member = stored_member AND stored_sk IS NOT NULL
-                       AND NOT (stored_deleted AND NOT new_deleted), false);
+    RETURN coalesce(NOT recreated
+                    AND (new_member IS NULL
+                         OR new_member = stored_member AND stored_sk IS NOT NULL
+                            AND NOT (stored_deleted AND NOT new_deleted)), false);

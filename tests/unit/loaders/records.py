@@ -126,16 +126,16 @@ def change_history(
         return version
 
     for cid in range(1, customers + 1):
-        records.append(customer(cid, nxt(), country=rng.choice(["DE", "FR", "NL"])))
+        records.append(customer(cid, nxt(), country=rng.choice(["DE", "FR", "NL"]), op="c"))
     for pid in range(1, products + 1):
-        records.append(product(pid, nxt()))
+        records.append(product(pid, nxt(), op="c"))
     for oid in range(1, orders + 1):
         cid, day = rng.randint(1, customers), f"2026-01-0{rng.randint(1, 4)}"
         lines = {100 * oid + n: (rng.randint(1, products), rng.randint(1, 4)) for n in range(2)}
         total = f"{sum(q * 10 for _, q in lines.values())}.00"
-        records.append(order(oid, nxt(), cid=cid, total=total, day=day))
+        records.append(order(oid, nxt(), cid=cid, total=total, day=day, op="c"))
         for iid, (pid, qty) in lines.items():
-            records.append(item(iid, nxt(), oid=oid, pid=pid, qty=qty))
+            records.append(item(iid, nxt(), oid=oid, pid=pid, qty=qty, op="c"))
         fate = rng.random()
         if fate < 0.3:
             records.append(order(oid, nxt(), cid=cid, status="cancelled", total=total, day=day))

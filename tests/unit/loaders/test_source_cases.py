@@ -138,6 +138,27 @@ def test_an_order_overtaking_the_truncate_and_its_new_customer_counts_under_the_
     assert_summaries_consistent(wh)
 
 
+@pytest.mark.parametrize("one_batch", [False, True])
+def test_an_order_id_reused_before_its_truncate_arrives_counts_under_the_new_customer(
+    wh: psycopg.Connection, apply: Applier, one_batch: bool
+) -> None:
+    """RESTART IDENTITY reuses order 10 and customer 1; the re-insert reaches the warehouse before
+    the TRUNCATE (another partition): the insert alone says it is a new order."""
+    apply(customer(1, 1, country="DE", op="c"))
+    first, again = order(10, 2, total="10.00", op="c"), order(10, 8, total="7.00", op="c")
+    if one_batch:
+        apply(first, again)
+    else:
+        apply(first)
+        apply(again)
+    apply(customer(1, 6, country="FR", op="c"))
+    apply(*(truncate(t, 5) for t in ("customers", "orders")))
+    assert wh.execute(
+        "SELECT country, orders, revenue FROM dw.agg_daily_sales_by_country"
+    ).fetchall() == [("FR", 1, Decimal("7.00"))]
+    assert_summaries_consistent(wh)
+
+
 def test_a_replayed_truncate_changes_nothing(wh: psycopg.Connection, apply: Applier) -> None:
     apply(customer(1, 1), truncate("customers", 2), customer(2, 3))
     before = current(wh, "customers")
