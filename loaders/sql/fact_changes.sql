@@ -28,5 +28,7 @@ FROM (SELECT l.*, o.{sk} AS stored_sk, o.{as_of} AS stored_as_of,
                   WINDOW w AS (PARTITION BY {fact_key} ORDER BY version)) x
             WINDOW k AS (PARTITION BY {fact_key})
             ORDER BY {fact_key}, version DESC) l
-      LEFT JOIN {fact} o ON o.{fact_key} = l.{fact_key}) c
+      -- the stored row by primary key (OFFSET 0: not a hash of the whole fact table)
+      LEFT JOIN LATERAL (SELECT * FROM {fact} o WHERE o.{fact_key} = l.{fact_key} OFFSET 0) o
+             ON true) c
 LEFT JOIN {dim} m ON m.{key} = c.{key} AND m.is_current;
