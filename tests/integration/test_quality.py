@@ -103,9 +103,9 @@ CORRUPTIONS = [
         "dim_customer",
         "DROP INDEX dw.dim_customer_current_uq;"
         " INSERT INTO dw.dim_customer (customer_id, email, full_name, country, created_at,"
-        " updated_at, valid_from, version, source_committed_at)"
+        " updated_at, valid_from, version, version_from, source_committed_at)"
         " SELECT customer_id, email, full_name, country, created_at, updated_at,"
-        " valid_from + interval '1 second', version + 1, source_committed_at"
+        " valid_from + interval '1 second', version + 1, version + 1, source_committed_at"
         " FROM dw.dim_customer WHERE customer_id = (SELECT min(customer_id) FROM dw.dim_customer)",
         "unexpected_rows_expectation",
         words="Exactly one current row per customer_id",
