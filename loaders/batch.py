@@ -114,23 +114,23 @@ class ChangeBatch:
         entity = ENTITIES[record["entity"]]
         version = int(record["version"])
         ts_ms = int(record["source_ts_ms"])
-        if record.get("op") == "t":
+        op = record.get("op")
+        if op == "t":
             self.truncations.append(Truncation(entity.name, version, ts_ms))
         else:
             data = record.get("data") or {}
             key = record["key"][entity.key]
             if key is None:
                 raise ValueError(f"{entity.key} is null")
-            deleted = bool(record["deleted"]) or record.get("op") == "d"
+            deleted = bool(record["deleted"]) or op == "d"
             unchanged = record.get("unchanged") or None
             if unchanged:
                 unknown = set(unchanged) - set(entity.column_names)
                 if unknown:
                     raise ValueError(f"unchanged names unknown columns: {sorted(unknown)}")
                 self.unchanged_entities.add(entity.name)
-            created = record.get("op") == "c"
             row = (
-                version, ts_ms, deleted, created, unchanged, key,
+                version, ts_ms, deleted, op == "c", unchanged, key,
                 *map(data.get, entity.column_names),
             )  # fmt: skip
             self.rows[entity.name].append(row)

@@ -118,9 +118,7 @@ def wait_for_customer(settings: Settings, customer_id: int, loader: LoaderProces
         while not conn.execute(
             "SELECT 1 FROM dw.dim_customer WHERE customer_id = %s", (customer_id,)
         ).fetchone():
-            assert loader.proc.poll() is None, (
-                f"the loader exited: {loader.log_path.read_text()[-3000:]}"
-            )
+            loader.assert_running()
             assert time.monotonic() < deadline, f"customer {customer_id} not in the warehouse"
             time.sleep(0.5)
 

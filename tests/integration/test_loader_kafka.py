@@ -83,7 +83,7 @@ def wait_until_loaded(
         if not behind:
             return
         for loader in loaders:
-            assert loader.proc.poll() is None, loader.log_path.read_text()[-3000:]
+            loader.assert_running()
         assert time.monotonic() < deadline, f"loader still behind after {timeout_s} s: {behind}"
         time.sleep(0.2)
 
