@@ -17,6 +17,7 @@ from typing import Literal
 
 from etl.settings import Settings
 from etl.tables import CAPTURED, HEARTBEAT_TABLE, SOURCE_SCHEMA, UNAVAILABLE_VALUE_PLACEHOLDER
+from etl.topics import IDLE_FETCH_MAX_WAIT_MS
 
 # --------------------------------------------------------------------------- PostgreSQL
 
@@ -155,6 +156,9 @@ def connect_worker_properties(
         "value.converter.schemas.enable": "false",
         # Commit source offsets every second: a restart replays at most ~1 s of changes.
         "offset.flush.interval.ms": "1000",
+        # The worker's consumers of its config, offset and status topics (worker-level client
+        # settings reach them): few idle fetches, no latency lost (etl/topics.py).
+        "fetch.max.wait.ms": str(IDLE_FETCH_MAX_WAIT_MS),
         "listeners": f"http://{rest_host}:{rest_port}",
         "rest.advertised.host.name": rest_host,
         "rest.advertised.port": str(rest_port),

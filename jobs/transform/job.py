@@ -35,7 +35,12 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from etl.settings import Settings
-from etl.topics import DLQ_MAX_MESSAGE_BYTES, ensure_topics, transform_task_slots
+from etl.topics import (
+    DLQ_MAX_MESSAGE_BYTES,
+    IDLE_FETCH_MAX_WAIT_MS,
+    ensure_topics,
+    transform_task_slots,
+)
 from jobs.transform.progress import OUTPUT_METRICS, ProgressReporter
 from jobs.transform.route import TopicMap, route_tables
 from jobs.transform.session import build_spark_session, spark_jars
@@ -48,11 +53,6 @@ QUERY_NAME = "transform"
 POLL_INTERVAL_S = 1.0
 #: On SIGTERM, how long to let a running micro-batch finish before stopping it anyway.
 STOP_GRACE_S = 20.0
-#: How long the broker may hold a fetch of the source's consumers while no record comes. A
-#: record that arrives completes the fetch at once (fetch.min.bytes is 1), so this costs no
-#: latency; what it saves is the idle round trips of one consumer per source partition, each
-#: of which the broker and the task served twice a second at Kafka's default (500 ms).
-SOURCE_FETCH_MAX_WAIT_MS = 5000
 
 
 def checkpoint_dir(settings: Settings) -> Path:
@@ -69,7 +69,7 @@ def read_cdc_topic(
         .option("subscribePattern", topics.source_pattern(table))
         .option("startingOffsets", "earliest")
         .option("failOnDataLoss", "true")
-        .option("kafka.fetch.max.wait.ms", str(SOURCE_FETCH_MAX_WAIT_MS))
+        .option("kafka.fetch.max.wait.ms", str(IDLE_FETCH_MAX_WAIT_MS))
     )
     if settings.transform_max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", settings.transform_max_offsets_per_trigger)

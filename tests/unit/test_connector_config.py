@@ -3,6 +3,7 @@ import pytest
 from etl.connector import normalized
 from etl.settings import Settings
 from etl.tables import publication_tables
+from etl.topics import IDLE_FETCH_MAX_WAIT_MS
 from infra.catalog import (
     connect_worker_properties,
     debezium_connector_config,
@@ -64,3 +65,19 @@ def test_connect_worker_binds_loopback_and_uses_schemaless_json():
     assert props["listeners"] == "http://127.0.0.1:20004"
     assert props["value.converter.schemas.enable"] == "false"
     assert props["bootstrap.servers"] == "127.0.0.1:20002"
+
+
+def test_every_consumer_of_the_stack_holds_idle_fetches_alike():
+    """The transform's sources, the loader and Connect's internal-topic consumers: one wait."""
+    from jobs.transform import job
+    from loaders.service import consumer_config
+
+    wait = IDLE_FETCH_MAX_WAIT_MS
+    assert connect_worker_properties(Settings())["fetch.max.wait.ms"] == str(wait)
+    assert consumer_config(Settings(), "loader-1")["fetch.wait.max.ms"] == wait
+    assert wait == job.IDLE_FETCH_MAX_WAIT_MS
+
+
+def test_debezium_poll_interval_is_a_setting():
+    cfg = debezium_connector_config(Settings(debezium_poll_interval_ms=50))
+    assert cfg["poll.interval.ms"] == "50"
