@@ -401,6 +401,12 @@ def bench_burst(
 @handles_errors
 def bench_idle(
     seconds: float = typer.Option(60.0, "--seconds", min=1, help="How long to measure."),
+    threads: int = typer.Option(
+        0,
+        "--threads",
+        min=0,
+        help="Also list each service's N busiest threads (grouped by name): where its CPU goes.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """CPU (% of one core) and RSS of each service of the local stack while it idles."""
@@ -412,7 +418,10 @@ def bench_idle(
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task(f"measuring for {seconds:g} s", total=seconds)
         result = measure_idle(
-            _settings(), seconds, progress=lambda done: bar.update(task, completed=done)
+            _settings(),
+            seconds,
+            progress=lambda done: bar.update(task, completed=done),
+            threads=threads,
         )
     if as_json:
         print_json(result)

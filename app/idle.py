@@ -10,12 +10,20 @@ Whether the stack really idled is reported, not assumed: the rows the captured t
 during the window (PostgreSQL's table statistics count every insert, update and delete; the
 stack's own heartbeat table is left out). JVMs JIT-compile for their first minutes, so each
 service's uptime is reported too: figures of a stack up for under 15 minutes include it.
+
+Where a service's CPU goes, with `--threads N`: its N busiest threads, grouped by name (a JVM
+names its threads: `C2 CompilerThread0`, `data-plane-kafka-network-thread-...`; Linux keeps the
+first 15 characters), each as a percentage of one core over the same window. psutil gives each
+thread's CPU times but not its name, which is read from `/proc/<pid>/task/<tid>/comm`.
 """
 
 from __future__ import annotations
 
+import re
 import time
+from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -32,12 +40,19 @@ from infra.local.supervisor import Supervisor
 WARM_UP_S = 15 * 60
 
 
+class ThreadUsage(BaseModel):
+    name: str  # the threads' shared name, numbering stripped
+    cpu_pct_of_core: float
+    threads: int
+
+
 class ServiceUsage(BaseModel):
     name: str
     cpu_pct_of_core: float
     rss_mib: float
     processes: int
     uptime_s: float
+    threads: list[ThreadUsage] = []  # the busiest, with `--threads N`
 
 
 class IdleUsage(BaseModel):
@@ -67,6 +82,56 @@ def _cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
             continue
         used[process.pid] = times.user + times.system
     return used
+
+
+#: Threads are grouped by name without the numbering JVMs and pools add (`GC Thread#1`).
+_NUMBERING = re.compile(r"[-#_ ]*[0-9]+$")
+
+
+def thread_group(name: str) -> str:
+    """`C2 CompilerThread1` -> `C2 CompilerThread`; names a JVM gives each pool's threads."""
+    while (stripped := _NUMBERING.sub("", name)) != name:
+        name = stripped
+    return name or "?"
+
+
+def _thread_cpu_seconds(processes: list[psutil.Process]) -> dict[int, tuple[str, float]]:
+    """(group name, CPU seconds so far) of every thread of `processes`, by thread id."""
+    used = {}
+    for process in processes:
+        try:
+            threads = process.threads()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        for thread in threads:
+            comm = Path(f"/proc/{process.pid}/task/{thread.id}/comm")
+            try:
+                name = comm.read_text(errors="replace").strip()
+            except OSError:  # the thread ended meanwhile
+                continue
+            used[thread.id] = (thread_group(name), thread.user_time + thread.system_time)
+    return used
+
+
+def busiest_threads(
+    before: dict[int, tuple[str, float]],
+    after: dict[int, tuple[str, float]],
+    elapsed: float,
+    count: int,
+) -> list[ThreadUsage]:
+    """The `count` thread groups that used the most CPU between two snapshots."""
+    cpu: dict[str, float] = {}
+    members: Counter[str] = Counter()
+    for tid, (name, seconds) in after.items():
+        cpu[name] = cpu.get(name, 0.0) + seconds - before.get(tid, (name, 0.0))[1]
+        members[name] += 1
+    busiest = sorted(cpu.items(), key=lambda item: -item[1])[:count]
+    return [
+        ThreadUsage(
+            name=name, cpu_pct_of_core=round(100 * used / elapsed, 2), threads=members[name]
+        )
+        for name, used in busiest
+    ]
 
 
 def _rss(process: psutil.Process) -> int:
@@ -101,11 +166,19 @@ def running_programs(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 def measure_idle(
-    settings: Settings, seconds: float, progress: Callable[[float], None] | None = None
+    settings: Settings,
+    seconds: float,
+    progress: Callable[[float], None] | None = None,
+    threads: int = 0,
 ) -> IdleUsage:
-    """CPU per service over `seconds`, RSS at the end; see the module docstring."""
+    """CPU per service over `seconds`, RSS at the end, and with `threads` each service's busiest
+    threads; see the module docstring."""
     programs = running_programs(settings)
     before = {name: _cpu_seconds(_tree(info["pid"])) for name, info in programs.items()}
+    threads_before = {
+        name: _thread_cpu_seconds(_tree(info["pid"])) if threads else {}
+        for name, info in programs.items()
+    }
     changes_before = source_row_changes(settings)
     started = time.monotonic()
     while (left := seconds - (time.monotonic() - started)) > 0:
@@ -126,6 +199,11 @@ def measure_idle(
                 rss_mib=round(sum(_rss(p) for p in tree) / 2**20, 1),
                 processes=len(tree),
                 uptime_s=round(now - info["start"], 1),
+                threads=busiest_threads(
+                    threads_before[name], _thread_cpu_seconds(tree), elapsed, threads
+                )
+                if threads
+                else [],
             )
         )
     services.sort(key=lambda s: -s.cpu_pct_of_core)

@@ -217,6 +217,12 @@ def print_idle_usage(out: Console, result: IdleUsage) -> None:
         "[b]stack[/b]", f"[b]{result.cpu_pct_of_core:.2f}[/b]", f"[b]{result.rss_mib:.0f}[/b]"
     )
     out.print(table)
+    for service in result.services:
+        if service.threads:
+            busiest = ", ".join(
+                f"{t.name} ({t.threads}) {t.cpu_pct_of_core:.2f}" for t in service.threads
+            )
+            out.print(f"{service.name}: {busiest}", highlight=False)
     notes = [f"measured over {result.seconds:g} s"]
     if result.source_row_changes:
         notes.append(f"not idle: the source changed {result.source_row_changes} rows meanwhile")

@@ -133,6 +133,20 @@ def test_bench_idle_measures_every_service_and_sees_a_change(running):
         sum(s["cpu_pct_of_core"] for s in services.values()), abs=0.05
     )
     assert result["cpu_pct_of_core"] > 0
+    assert all(s["threads"] == [] for s in services.values())  # only with --threads
+
+    # every thread group (far more than any service has): they add up to the service's CPU
+    detailed = json.loads(
+        etl_cli("bench", "idle", "--seconds", "3", "--threads", "10000", "--json").stdout
+    )
+    for service in detailed["services"]:
+        shares = [t["cpu_pct_of_core"] for t in service["threads"]]
+        assert shares and shares == sorted(shares, reverse=True), service
+        assert all(t["threads"] >= 1 for t in service["threads"]), service
+        # processes and threads are read a few milliseconds apart at each end of the window
+        assert sum(shares) == pytest.approx(service["cpu_pct_of_core"], abs=1.5), service
+    transform = next(s for s in detailed["services"] if s["name"] == "transform")
+    assert sum(t["threads"] for t in transform["threads"]) > 20  # the Spark JVM's threads
 
     def insert_once(_elapsed: float) -> None:  # called from inside the window, after 1 s
         if not inserted:
