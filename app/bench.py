@@ -49,7 +49,10 @@ _BENCH_PRODUCT = (
 )
 
 
-_ORDER = "SELECT 1 FROM dw.fact_orders WHERE order_id = %s"
+#: The marker order's own fact: a row with its id whose change is not older than the marker's
+#: transaction. An id alone is not enough: after `TRUNCATE ... RESTART IDENTITY` on the source the
+#: ids come again, and the soft-deleted fact of the old order would be found at once (0 s).
+_ORDER = "SELECT 1 FROM dw.fact_orders WHERE order_id = %(order_id)s AND version >= %(lsn)s"
 _LIVE_PRODUCT = "SELECT 1 FROM dw.dim_product WHERE product_id = %s AND NOT is_inferred"
 
 
@@ -86,10 +89,22 @@ class LatencyResult(BaseModel):
 
 
 @dataclass(frozen=True)
+class Marker:
+    """A committed marker order: its id; the source's WAL position before its changes (each of
+    them is at or after `lsn`, every older change before); its transaction's start (`now()`,
+    its `ordered_at` and `updated_at`)."""
+
+    order_id: int
+    lsn: int
+    started_at: datetime
+
+
+@dataclass(frozen=True)
 class MarkerTarget:
     """Where marker orders are awaited: a name, a connection and the queries that find a product
-    and an order by key. The warehouse for this pipeline (`warehouse_target`); a peer's copy of
-    the source tables for the load tests' peers (`app.peers`), so all are timed the same way."""
+    by key (`%s`) and a marker order (named placeholders, the fields of `Marker`). The warehouse
+    for this pipeline (`warehouse_target`); a peer's copy of the source tables for the load
+    tests' peers (`app.peers`), so all are timed the same way."""
 
     name: str
     conn: psycopg.Connection
@@ -102,10 +117,16 @@ def warehouse_target(wh: psycopg.Connection) -> MarkerTarget:
     return MarkerTarget("pipeline", wh, _LIVE_PRODUCT, _ORDER)
 
 
-def await_row(target: MarkerTarget, query: str, key: int, timeout_s: float, what: str) -> None:
-    """Poll the target every POLL_S until `query` finds a row for `key`."""
+def await_row(
+    target: MarkerTarget,
+    query: str,
+    params: tuple[int] | dict[str, object],
+    timeout_s: float,
+    what: str,
+) -> None:
+    """Poll the target every POLL_S until `query` finds a row for `params`."""
     deadline = time.perf_counter() + timeout_s
-    while not target.conn.execute(query, (key,)).fetchone():
+    while not target.conn.execute(query, params).fetchone():
         if time.perf_counter() > deadline:
             raise EtlError(
                 f"{what} did not reach {target.name} within {timeout_s:.0f} s: "
@@ -128,11 +149,15 @@ class LatencyProbe:
         self.customer = _ensure_row(src, _BENCH_CUSTOMER)
         self.product = _ensure_row(src, _BENCH_PRODUCT)
         # the product must be there first, or the first order would wait for it
-        await_row(target, target.product_query, self.product, timeout_s, "the bench product")
+        await_row(target, target.product_query, (self.product,), timeout_s, "the bench product")
 
-    def commit_order(self) -> int:
-        """Commit one marker order; return its id once the COMMIT has returned."""
+    def commit_order(self) -> Marker:
+        """Commit one marker order; return it once the COMMIT has returned."""
         with self.src.transaction():
+            start = self.src.execute(
+                "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint, now()"
+            ).fetchone()
+            assert start is not None
             row = self.src.execute(
                 "INSERT INTO orders (customer_id, total_amount) VALUES (%s, 10.00)"
                 " RETURNING order_id",
@@ -144,16 +169,20 @@ class LatencyProbe:
                 " VALUES (%s, %s, 1, 10.00)",
                 (row[0], self.product),
             )
-        return int(row[0])
+        return Marker(int(row[0]), int(start[0]), start[1])
 
     def measure(self) -> tuple[int, float]:
         """(order id, seconds from its COMMIT returning to its row being visible in the target)."""
-        order_id = self.commit_order()
+        marker = self.commit_order()
         committed = time.perf_counter()
         await_row(
-            self.target, self.target.order_query, order_id, self.timeout_s, f"order {order_id}"
+            self.target,
+            self.target.order_query,
+            vars(marker),
+            self.timeout_s,
+            f"order {marker.order_id}",
         )
-        return order_id, time.perf_counter() - committed
+        return marker.order_id, time.perf_counter() - committed
 
 
 def time_marker_orders(

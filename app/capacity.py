@@ -179,13 +179,13 @@ def drain_times(
 ) -> dict[str, float | None]:
     """Commit one marker order and time its arrival in every target (polled round-robin, so no
     target waits for another); None for a target it did not reach within `timeout_s`."""
-    order_id = LatencyProbe(src, targets[0], timeout_s).commit_order()
+    marker = LatencyProbe(src, targets[0], timeout_s).commit_order()
     committed = time.perf_counter()
     arrived: dict[str, float] = {}
     pending = list(targets)
     while pending and time.perf_counter() - committed < timeout_s:
         for target in list(pending):
-            if target.conn.execute(target.order_query, (order_id,)).fetchone():
+            if target.conn.execute(target.order_query, vars(marker)).fetchone():
                 arrived[target.name] = round(time.perf_counter() - committed, 3)
                 pending.remove(target)
         time.sleep(POLL_S)

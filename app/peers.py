@@ -44,7 +44,12 @@ from loaders.entities import ENTITIES
 from loaders.reconcile import SideSummary, source_side
 
 _PRODUCT = "SELECT 1 FROM public.products WHERE product_id = %s"
-_ORDER = "SELECT 1 FROM public.orders WHERE order_id = %s"
+#: The marker order's own row, not an older order of the same id (ids come again after
+#: `TRUNCATE ... RESTART IDENTITY`, which the JDBC sink does not apply): a peer's copy keeps no
+#: LSN, but the source's `updated_at`, set to the marker transaction's start.
+_ORDER = (
+    "SELECT 1 FROM public.orders WHERE order_id = %(order_id)s AND updated_at >= %(started_at)s"
+)
 
 
 def peer_dsn(settings: Settings, peer: Peer) -> str:
