@@ -24,7 +24,7 @@ from etl.settings import Settings
 from etl.topics import high_watermarks as curated_watermarks
 from etl.warehouse_db import DATA_TABLES, prepare_warehouse
 from loaders.apply import sql_file
-from tests.fixtures.loader import LoaderProcess
+from tests.fixtures.loader import LoaderProcess, wait_until_sharing
 from tests.fixtures.warehouse import loader_in_transaction
 from tests.unit.loaders.records import WAREHOUSE_VERSIONS, change_history, expected_versions
 
@@ -172,7 +172,7 @@ def test_two_loaders_in_one_group_give_the_same_result(
     try:
         produce(stack, records[:half])
         second = LoaderProcess(group, 300, tmp_log(tmp_path, "loader-b"))  # rebalance mid-stream
-        second.wait_until_assigned()  # else the first loader may take the second half alone too
+        wait_until_sharing([first, second])  # else one loader may take the second half alone
         produce(stack, records[half:])
         wait_until_loaded(warehouse, stack, [first, second])
         assert_warehouse_matches(warehouse, records, len(records))
