@@ -84,15 +84,14 @@ def _cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
     return used
 
 
-#: Threads are grouped by name without the numbering JVMs and pools add (`GC Thread#1`).
-_NUMBERING = re.compile(r"[-#_ ]*[0-9]+$")
+#: Threads are grouped by name without the numbering JVMs and pools add (`GC Thread#1`,
+#: `worker-1-2`).
+_NUMBERING = re.compile(r"[-#_ ]*[0-9]+(?:[-#_ ]+[0-9]+)*$")
 
 
 def thread_group(name: str) -> str:
     """`C2 CompilerThread1` -> `C2 CompilerThread`; names a JVM gives each pool's threads."""
-    while (stripped := _NUMBERING.sub("", name)) != name:
-        name = stripped
-    return name or "?"
+    return _NUMBERING.sub("", name) or "?"
 
 
 def _thread_cpu_seconds(processes: list[psutil.Process]) -> dict[int, tuple[str, float]]:

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.unit
         ("C2 CompilerThread1", "C2 CompilerThread"),
         ("GC Thread#3", "GC Thread"),
         ("pool-3-thread-12", "pool-3-thread"),
+        ("worker-1-2", "worker"),
         ("kafka-1-raft-io", "kafka-1-raft-io"),
         ("Executor task l", "Executor task l"),
         ("42", "?"),
