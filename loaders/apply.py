@@ -10,14 +10,15 @@ Order inside the transaction, and why:
    the same orders between reading the old contribution and writing the new one.
 3. Compare-and-set the batch's offsets (loaders/offsets.py); a zombie batch stops here.
    The batch's dead letters (loaders/dead_letters.py) are recorded with it.
-4. The source's corner cases (loaders/source_cases.py): record the batch's TRUNCATEs, turn
-   staged changes older than a known TRUNCATE into deletes, fill in unchanged TOASTed columns.
+4. The source's corner cases (loaders/source_cases.py): record the batch's TRUNCATEs, fill in
+   unchanged TOASTed columns.
 5. Count the fresh changes (newer than stored) for the audit; snapshot the old contribution
    of every order the batch can affect.
 6. Dimensions (SCD2), inferred members for facts whose member is missing, facts
    (newer-version-wins, soft deletes; each references its member's version valid at its own
-   LSN), facts that a member version arriving after them re-points, the TRUNCATEs, then the
-   daily summaries by delta.
+   LSN), facts that a member version arriving after them re-points, the TRUNCATEs (a change
+   older than a known one, arriving late, was applied like the others and is deleted again as
+   of that truncate), then the daily summaries by delta.
 7. One audit row; COMMIT. A crash before COMMIT leaves nothing; after it, everything.
 """
 
@@ -43,7 +44,6 @@ from loaders.source_cases import (
     apply_truncations,
     fill_unchanged,
     record_truncations,
-    shadow_truncated,
     truncated_orders,
 )
 from loaders.templates import entity_sql, qualified, sql_file
@@ -199,7 +199,6 @@ def apply_batch(
         advance_offsets(conn, batch.offsets, expected_offsets, batch_id, loader_id)
         record_dead_letters(conn, batch.dead_letters, batch_id, loader_id)
         record_truncations(conn, batch, batch_id)
-        shadow_truncated(conn, batch)
         fill_unchanged(conn, batch)
         per_entity = count_fresh(conn, batch)
         apply_staged(conn, batch)

@@ -3,10 +3,11 @@
 Run inside the batch's transaction by `loaders.apply.apply_batch` (docs/corner-cases.md):
 
 - `record_truncations`: the batch's TRUNCATE records into `dw.etl_truncations` (idempotent);
-- `shadow_truncated`: staged changes older than a known TRUNCATE of their table become deletes;
 - `fill_unchanged`: an update's unchanged TOASTed columns take the previous version's value;
 - `truncated_orders`: the orders whose daily-summary contribution a TRUNCATE changes;
-- `apply_truncations`: soft-delete every row older than the truncate, after the upserts.
+- `apply_truncations`, after the upserts: a change older than a known TRUNCATE of its table
+  (arriving late) is deleted again as of the first truncate after it, then every other row
+  older than the batch's truncates is soft-deleted.
 """
 
 from __future__ import annotations
@@ -54,14 +55,6 @@ def record_truncations(conn: psycopg.Connection, batch: ChangeBatch, batch_id: i
             )
 
 
-def shadow_truncated(conn: psycopg.Connection, batch: ChangeBatch) -> None:
-    for name, rows in batch.rows.items():
-        if rows:
-            conn.execute(
-                entity_sql("truncate_shadow.sql", ENTITIES[name], entity_name=sql.Literal(name))
-            )
-
-
 def _is_dimension(entity: Entity) -> bool:
     return entity.name in DIMENSIONS
 
@@ -88,16 +81,34 @@ def truncated_orders(conn: psycopg.Connection, batch: ChangeBatch) -> None:
             conn.execute(_TRUNCATED_ORDERS[name], (truncation.version,))
 
 
+def _live(entity: Entity) -> sql.SQL:
+    """The rows a truncate deletes: a dimension's current row that is not an inferred member
+    (a placeholder stands for facts; its real row, when it arrives, settles it)."""
+    return sql.SQL(" AND t.is_current AND NOT t.is_inferred" if _is_dimension(entity) else "")
+
+
 def apply_truncations(conn: psycopg.Connection, batch: ChangeBatch) -> None:
+    """Late changes first (each deleted as of the truncate that followed it), then the batch's
+    own truncates over every row they find."""
+    for name, rows in batch.rows.items():
+        if rows:
+            entity = ENTITIES[name]
+            conn.execute(
+                entity_sql(
+                    "truncate_late.sql",
+                    entity,
+                    entity_name=sql.Literal(name),
+                    live=_live(entity),
+                )
+            )
     for name, truncation in latest_truncations(batch.truncations).items():
         entity = ENTITIES[name]
-        live = " AND t.is_current AND NOT t.is_inferred" if _is_dimension(entity) else ""
         conn.execute(
             entity_sql(
                 "truncate_apply.sql",
                 entity,
                 version=sql.Literal(truncation.version),
                 ts_ms=sql.Literal(truncation.source_ts_ms),
-                live=sql.SQL(live),
+                live=_live(entity),
             )
         )

@@ -20,7 +20,12 @@ from infra.local.supervisor import Supervisor
 from loaders.entities import ENTITIES
 from tests.fixtures.kafka import collect, end_offsets
 from tests.fixtures.stack import etl_cli
-from tests.fixtures.warehouse import describe, rebuild_warehouse, reconcile_json
+from tests.fixtures.warehouse import (
+    describe,
+    rebuild_warehouse,
+    reconcile_json,
+    truncation_trail,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +61,9 @@ def table_rows(dsn: str, relation: str, columns: tuple[str, ...]) -> list[tuple]
 def assert_warehouse_equals_source(settings: Settings) -> None:
     """`etl reconcile` matches, and every current view equals its source table row for row."""
     code, result = reconcile_json(wait_s=300)
-    assert result["match"] is True and code == 0, describe(result)
+    if not (result["match"] is True and code == 0):
+        trail = json.dumps(truncation_trail(settings))
+        raise AssertionError(f"{describe(result)}\nTRUNCATE events: {trail}")
     for entity in ENTITIES.values():
         columns = (entity.key, *entity.column_names)
         expected = table_rows(settings.source_dsn(), entity.table.qualified_name, columns)

@@ -207,8 +207,8 @@ def drained_unevenly(
     spread over `partitions`), the partitions drained at different speeds, in uneven batches."""
     queues: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for r in records:
-        (key,) = r["key"].values()
-        queues.setdefault((r["entity"], key % partitions), []).append(r)
+        (key,) = r["key"].values()  # a TRUNCATE's is null: one partition for all of a table's
+        queues.setdefault((r["entity"], (key or 0) % partitions), []).append(r)
     arrival: list[dict[str, Any]] = []
     while queues:
         tp = rng.choice(sorted(queues))
