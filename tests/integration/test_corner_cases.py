@@ -122,6 +122,8 @@ def test_unchanged_toasted_values_keep_the_warehouse_value(running: Settings) ->
     # sku and email carry a unique index (btree rows hold at most ~2.7 kB): long, not huge
     big = {c: incompressible(12_000) for c in ("full_name", "name", "category")}
     big |= {c: incompressible(2_000) for c in ("email", "sku")}
+    # this customer's versions only: after a TRUNCATE ... RESTART IDENTITY its id had other lives
+    started = int(scalar(running, "SELECT pg_current_wal_lsn() - '0/0'"))
     customer = scalar(
         running,
         "INSERT INTO customers (email, full_name, country) VALUES (%s, %s, 'DE')"
@@ -150,8 +152,8 @@ def test_unchanged_toasted_values_keep_the_warehouse_value(running: Settings) ->
     with psycopg.connect(running.warehouse_dsn()) as wh:
         history = wh.execute(
             "SELECT full_name = %s, country FROM dw.dim_customer WHERE customer_id = %s"
-            " ORDER BY version",
-            (big["full_name"], customer),
+            " AND version_from >= %s ORDER BY version",
+            (big["full_name"], customer, started),
         ).fetchall()
         placeholders = wh.execute(
             "SELECT (SELECT count(*) FROM dw.dim_customer WHERE %(p)s IN (email, full_name))"
@@ -339,4 +341,14 @@ def test_a_timestamp_beyond_the_carried_range_is_dead_lettered_by_the_transform(
     letter = next(r.value for r in records if r.value and r.value.get("entity") == "orders")
     assert letter["rule"] == "type" and "ordered_at" in letter["reason"]
     source(running, ("UPDATE orders SET ordered_at = now() WHERE order_id = %s", (order,)))
+    assert_warehouse_equals_source(running)
+
+
+def test_the_warehouse_rebuilt_from_the_topics_equals_the_source(running: Settings) -> None:
+    """Last: every change of the run replayed at once, this module's TRUNCATEs (RESTART IDENTITY,
+    CASCADE) among them. Each table's truncates sit on one partition, its rows on all of them,
+    and the transform and loader drain them at full speed in whatever order the partitions go:
+    rows arrive long after the truncates that removed them. (Before 2026-11-30 a replay like
+    this left thousands of customers live as inferred members; docs/corner-cases.md.)"""
+    rebuild_warehouse(running)
     assert_warehouse_equals_source(running)
