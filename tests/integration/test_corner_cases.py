@@ -62,7 +62,10 @@ def assert_warehouse_equals_source(settings: Settings) -> None:
     """`etl reconcile` matches, and every current view equals its source table row for row."""
     code, result = reconcile_json(wait_s=300)
     if not (result["match"] is True and code == 0):
-        trail = json.dumps(truncation_trail(settings))
+        try:
+            trail = json.dumps(truncation_trail(settings))
+        except Exception as exc:  # a diagnostic must not hide the failure it explains
+            trail = f"not read: {exc!r}"
         raise AssertionError(f"{describe(result)}\nTRUNCATE events: {trail}")
     for entity in ENTITIES.values():
         columns = (entity.key, *entity.column_names)
