@@ -202,6 +202,20 @@ def test_truncate_cascade_of_parents_then_the_ids_again(running: Settings) -> No
             "SELECT DISTINCT country FROM dw.agg_daily_sales_by_country"
         ).fetchall()
     assert countries == [("FR",)]
+    assert_trail_follows_each_truncate(running)
+
+
+def assert_trail_follows_each_truncate(settings: Settings) -> None:
+    """The diagnostic a failed comparison prints names every hop of each table's TRUNCATEs (the
+    CASCADE just made one per table): CDC topic, curated topic, warehouse, as one LSN. Sets,
+    because a restart may re-send an event and the trail lists every copy."""
+    trail = truncation_trail(settings)
+    assert set(trail) == set(ENTITIES)
+    for table, hops in trail.items():
+        versions = {hop: {event[-1] for event in events} for hop, events in hops.items()}
+        assert set(versions) == {"cdc", "curated", "warehouse"}, (table, hops)
+        assert versions["cdc"] == versions["curated"] == versions["warehouse"], (table, hops)
+        assert versions["cdc"] and None not in versions["cdc"], (table, hops)
 
 
 def test_multi_row_transactions_key_changes_and_short_lived_rows(running: Settings) -> None:
