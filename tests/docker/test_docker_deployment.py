@@ -67,8 +67,9 @@ ORDERS = 300
 
 
 @pytest.fixture(scope="module")
-def engine() -> DockerClient:
-    return docker_engine(REPO / ".etl" / "logs")
+def engine() -> Iterator[DockerClient]:
+    with docker_engine(REPO / ".etl" / "logs") as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
